@@ -1,0 +1,260 @@
+"""The ``fasthpo`` command line: run, list, describe and trials.
+
+Every verb takes ``--db PATH`` (default ``$FASTHPO_DB`` or ``./fasthpo.db``).
+Bad input is reported as one line on stderr with a non-zero exit (2 for a bad
+job file or argument, 1 for anything else), never a traceback. Modules are
+imported inside each verb so ``fasthpo --help`` loads no numerical stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fasthpo",
+        description="Tune the hyperparameters of real training jobs.",
+    )
+    from fasthpo import __version__
+
+    parser.add_argument("--version", action="version", version=f"fasthpo {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    def verb(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = verbs.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument(
+            "--db", metavar="PATH", default=None,
+            help="the SQLite store (default: $FASTHPO_DB or ./fasthpo.db)",
+        )
+        return sub
+
+    run = verb("run", "run a tuning job from its job file (continues it if it exists)")
+    run.add_argument("job_file", metavar="JOB", help="job file (.yaml, .yml or .json)")
+    run.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+
+    verb("list", "list the jobs in the store")
+
+    describe = verb("describe", "show a job's status, counters and best trial")
+    describe.add_argument("name", metavar="NAME")
+    describe.add_argument("--json", action="store_true", help="print one JSON object")
+
+    trials = verb("trials", "list a job's trials")
+    trials.add_argument("name", metavar="NAME")
+    trials.add_argument(
+        "--format", choices=("table", "csv", "json"), default="table", help="output format"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fasthpo`` script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    from fasthpo.errors import ConfigError, StoreError
+
+    try:
+        return _VERBS[args.verb](args)
+    except ConfigError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except StoreError as exc:
+        _error(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _error("interrupted; running trials were stopped and recorded")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_ERROR
+
+
+def _error(message: str) -> None:
+    print(f"fasthpo: error: {message}", file=sys.stderr)
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from fasthpo.storage import Store, default_db_path
+
+    return Store(args.db or default_db_path())
+
+
+def _job(store: Any, name: str) -> Any:
+    from fasthpo.errors import ConfigError
+
+    job = store.get_job(name)
+    if job is None:
+        known = ", ".join(j.name for j in store.list_jobs()) or "none"
+        raise ConfigError("", f"no job named {name!r} in {store.path} (jobs: {known})")
+    return job
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _run(args: argparse.Namespace) -> int:
+    from fasthpo.config import load_job
+    from fasthpo.runner.tuner import run_job
+
+    spec = load_job(args.job_file)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    # SIGTERM stops the job the way Ctrl-C does: running trials are stopped and recorded.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    result = run_job(spec, db=args.db)
+    with _store(args) as store:
+        print(_describe_text(_summary(store, _job(store, result.job))))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        rows = []
+        for job in store.list_jobs():
+            counters = store.counters(job.name)
+            direction = job.spec["objective"]["direction"]
+            best = store.best_trial(job.name, direction)
+            rows.append(
+                [
+                    job.name, job.status, str(sum(counters.values())),
+                    job.spec["objective"]["metric"],
+                    "-" if best is None else f"{best.objective:.6g}",
+                ]
+            )
+    if not rows:
+        print("no jobs")
+        return 0
+    print(_table(["name", "status", "trials", "objective", "best"], rows))
+    return 0
+
+
+def _summary(store: Any, job: Any) -> dict[str, Any]:
+    objective = job.spec["objective"]
+    counters = store.counters(job.name)
+    best = store.best_trial(job.name, objective["direction"])
+    limits = job.spec.get("limits") or {}
+    return {
+        "name": job.name,
+        "status": job.status,
+        "objective": objective,
+        "strategy": job.spec.get("strategy"),
+        "seed": job.seed,
+        "max_trials": limits.get("max_trials"),
+        "trials": sum(counters.values()),
+        "counters": {k: counters[k] for k in ("completed", "failed", "running", "stopped")}
+        | {"pending": counters["pending"]},
+        "best": None
+        if best is None
+        else {
+            "trial_id": best.trial_id,
+            "hyperparameters": best.hyperparameters,
+            "objective": best.objective,
+            "directory": best.directory,
+        },
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+    }
+
+
+def _describe_text(summary: dict[str, Any]) -> str:
+    c = summary["counters"]
+    budget = f" of {summary['max_trials']}" if summary["max_trials"] else ""
+    lines = [
+        f"job        {summary['name']} ({summary['status']})",
+        f"objective  {summary['objective']['direction']} {summary['objective']['metric']}",
+        f"strategy   {summary['strategy']} (seed {summary['seed']})",
+        f"trials     {summary['trials']}{budget}: {c['completed']} completed, {c['failed']} "
+        f"failed, {c['running']} running, {c['stopped']} stopped",
+    ]
+    best = summary["best"]
+    if best is None:
+        lines.append("best       none yet (no completed trial with a finite objective)")
+    else:
+        lines.append(
+            f"best       trial {best['trial_id']}: "
+            f"{summary['objective']['metric']} = {best['objective']:.6g}"
+        )
+        width = max(len(k) for k in best["hyperparameters"]) if best["hyperparameters"] else 0
+        for key, value in best["hyperparameters"].items():
+            shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+            lines.append(f"           {key.ljust(width)} = {shown}")
+        if best["directory"]:
+            lines.append(f"           (files: {best['directory']})")
+    return "\n".join(lines)
+
+
+def _describe(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        summary = _summary(store, _job(store, args.name))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(_describe_text(summary))
+    return 0
+
+
+def _trials(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        job = _job(store, args.name)
+        trials = store.trials(job.name)
+    names = list(job.spec["hyperparameters"])
+    if args.format == "json":
+        print(json.dumps([t.to_dict() for t in trials], indent=2))
+        return 0
+    header = ["trial_id", "status", "objective", *names, "exit_code", "error"]
+    exact = args.format == "csv"  # CSV keeps full precision; the table is for eyes
+    rows = [
+        [
+            str(t.trial_id), t.status, _cell(t.objective, exact),
+            *(_cell(t.hyperparameters.get(n), exact) for n in names),
+            _cell(t.exit_code, exact),
+            (t.error or "").splitlines()[0][: None if exact else 60] if t.error else "",
+        ]
+        for t in trials
+    ]
+    if args.format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        sys.stdout.write(buffer.getvalue())
+    else:
+        print(_table(header, rows) if rows else "no trials")
+    return 0
+
+
+def _cell(value: Any, exact: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value) if exact else f"{value:.6g}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+_VERBS = {"run": _run, "list": _list, "describe": _describe, "trials": _trials}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,369 @@
+"""Job files: read a YAML or JSON tuning job, validate every field, and say what is wrong.
+
+A job file is the contract with tools outside fasthpo, so its keys are fixed and
+unknown keys are errors (with a suggestion), never silently ignored::
+
+    name: svm-digits
+    command: [python, train.py]
+    workdir: .
+    env: {OMP_NUM_THREADS: "1"}
+    hyperparameters:
+      C:      {type: continuous, min: 0.001, max: 1000, scaling: auto}
+      kernel: {type: categorical, values: [rbf, poly]}
+    static_hyperparameters: {folds: 3}
+    objective: {metric: validation-error, direction: minimize}
+    metrics:
+      - {name: validation-error, regex: 'validation-error=([0-9.eE+-]+)'}
+    strategy: random
+    seed: 0
+    limits: {max_trials: 20, max_parallel: 2, max_runtime_per_trial: 600}
+
+Relative ``workdir`` is resolved against the job file's folder. Every error is a
+:class:`~fasthpo.errors.ConfigError` whose field is the dotted path of the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fasthpo.errors import ConfigError
+from fasthpo.objective import Objective, check_direction, check_metric_name
+from fasthpo.space import SearchSpace, check_name
+from fasthpo.strategies.registry import DEFAULT_STRATEGY, check_strategy_name
+
+_TOP_KEYS = (
+    "name", "command", "workdir", "env", "hyperparameters", "static_hyperparameters",
+    "objective", "metrics", "strategy", "seed", "limits",
+)
+_REQUIRED = ("name", "command", "hyperparameters", "objective")
+_LIMIT_KEYS = ("max_trials", "max_parallel", "max_runtime_per_trial")
+_JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: ``{{`` and ``}}`` are literal braces; ``{name}`` is a hyperparameter placeholder.
+PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+DEFAULT_MAX_TRIALS = 20
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """A metric read from a job's logs: ``regex`` has exactly one capture group."""
+
+    name: str
+    regex: str
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(self.regex)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How many trials, how many at once, and how long each may run (seconds)."""
+
+    max_trials: int = DEFAULT_MAX_TRIALS
+    max_parallel: int = 1
+    max_runtime_per_trial: float | None = None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A validated tuning job, ready for the runner."""
+
+    name: str
+    command: tuple[str, ...]
+    workdir: str
+    space: SearchSpace
+    objective: Objective
+    env: Mapping[str, str] = field(default_factory=dict)
+    static_hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    metrics: tuple[MetricDefinition, ...] = ()
+    strategy: str = DEFAULT_STRATEGY
+    seed: int | None = None
+    limits: Limits = Limits()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as stored with the job (and readable by :func:`parse_job`)."""
+        return {
+            "name": self.name,
+            "command": list(self.command),
+            "workdir": self.workdir,
+            "env": dict(self.env),
+            "hyperparameters": self.space.to_dict(),
+            "static_hyperparameters": dict(self.static_hyperparameters),
+            "objective": {"metric": self.objective.metric, "direction": self.objective.direction},
+            "metrics": [{"name": m.name, "regex": m.regex} for m in self.metrics],
+            "strategy": self.strategy,
+            "seed": self.seed,
+            "limits": {
+                "max_trials": self.limits.max_trials,
+                "max_parallel": self.limits.max_parallel,
+                "max_runtime_per_trial": self.limits.max_runtime_per_trial,
+            },
+        }
+
+
+#: Fields whose change makes earlier results incomparable with new ones.
+BINDING_FIELDS = (
+    "command", "hyperparameters", "static_hyperparameters", "objective", "metrics",
+)
+
+
+def binding_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Describe each binding field that differs between two stored job dicts."""
+    return [
+        f"{key}: {json.dumps(old.get(key), sort_keys=True)} -> "
+        f"{json.dumps(new.get(key), sort_keys=True)}"
+        for key in BINDING_FIELDS
+        if json.dumps(old.get(key), sort_keys=True) != json.dumps(new.get(key), sort_keys=True)
+    ]
+
+
+def load_job(path: str | os.PathLike[str]) -> JobSpec:
+    """Read and validate a job file (``.yaml``, ``.yml`` or ``.json``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("", f"{path}: no such job file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("", f"{path}: cannot read the job file ({exc})") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError("", f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            at = f" at line {where.line + 1}" if where is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError("", f"{path}: invalid YAML{at}: {problem}") from None
+    return parse_job(data, base_dir=path.resolve().parent)
+
+
+def parse_job(data: Any, *, base_dir: str | os.PathLike[str] = ".") -> JobSpec:
+    """Validate a job given as a mapping (already parsed from YAML or JSON)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError("", f"a job file must hold a mapping of keys, got {type(data).__name__}")
+    _check_keys(data, _TOP_KEYS, "")
+    for key in _REQUIRED:
+        if key not in data:
+            raise ConfigError(key, "required key is missing")
+
+    name = data["name"]
+    if not isinstance(name, str) or not _JOB_NAME.match(name):
+        raise ConfigError(
+            "name",
+            f"{name!r} is not a valid job name: use letters, digits, '_', '-' and '.', "
+            "starting with a letter or digit, at most 100 characters (it names a folder)",
+        )
+    try:
+        space = SearchSpace.from_dict(data["hyperparameters"])
+    except ConfigError as exc:
+        raise exc.within("hyperparameters") from None
+    static = _static_hyperparameters(data.get("static_hyperparameters") or {}, space)
+    command = _command(data["command"], [*space.names, *static])
+    objective = _objective(data["objective"])
+    metrics = _metrics(data.get("metrics") or [])
+    strategy = check_strategy_name(data.get("strategy", DEFAULT_STRATEGY))
+    return JobSpec(
+        name=name,
+        command=command,
+        workdir=_workdir(data.get("workdir", "."), Path(base_dir)),
+        env=_env(data.get("env") or {}),
+        space=space,
+        static_hyperparameters=static,
+        objective=objective,
+        metrics=metrics,
+        strategy=strategy,
+        seed=_seed(data.get("seed")),
+        limits=_limits(data.get("limits") or {}),
+    )
+
+
+def _check_keys(mapping: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
+            field_path = f"{where}.{key}" if where else str(key)
+            raise ConfigError(field_path, f"unknown key{hint}")
+
+
+def _mapping(value: Any, field_path: str, example: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(field_path, f"must be a mapping such as {example}, got {value!r}")
+    return value
+
+
+def _scalar_text(value: Any, field_path: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int)):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    raise ConfigError(field_path, f"must be a string or a number, got {value!r}")
+
+
+def _command(value: Any, known: list[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise ConfigError(
+            "command",
+            f"must be an argv list such as [python, train.py], got the string {value!r}; "
+            "fasthpo never runs commands through a shell",
+        )
+    if not isinstance(value, list) or not value:
+        raise ConfigError("command", f"must be a non-empty list of arguments, got {value!r}")
+    argv = tuple(_scalar_text(arg, f"command[{i}]") for i, arg in enumerate(value))
+    for i, arg in enumerate(argv):
+        for match in PLACEHOLDER.finditer(arg):
+            placeholder = match.group(1)
+            if placeholder is not None and placeholder not in known:
+                close = difflib.get_close_matches(placeholder, known, n=1)
+                hint = f" (did you mean {{{close[0]}}}?)" if close else ""
+                raise ConfigError(
+                    f"command[{i}]",
+                    f"placeholder {{{placeholder}}} names no hyperparameter{hint}; "
+                    "write {{ and }} for literal braces",
+                )
+    return argv
+
+
+def _workdir(value: Any, base_dir: Path) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError("workdir", f"must be a folder path, got {value!r}")
+    path = (base_dir / os.path.expanduser(value)).resolve()
+    if not path.is_dir():
+        raise ConfigError("workdir", f"folder {str(path)!r} does not exist")
+    return str(path)
+
+
+def _env(value: Any) -> dict[str, str]:
+    env = _mapping(value, "env", "{OMP_NUM_THREADS: '1'}")
+    out: dict[str, str] = {}
+    for key, raw in env.items():
+        if not isinstance(key, str) or not _ENV_NAME.match(key):
+            raise ConfigError(f"env.{key}", "is not a valid environment variable name")
+        if key.startswith("FASTHPO_"):
+            raise ConfigError(f"env.{key}", "FASTHPO_* variables are set by the tuner itself")
+        out[key] = _scalar_text(raw, f"env.{key}")
+    return out
+
+
+def _static_hyperparameters(value: Any, space: SearchSpace) -> dict[str, Any]:
+    static = _mapping(value, "static_hyperparameters", "{folds: 3}")
+    out: dict[str, Any] = {}
+    for key, raw in static.items():
+        try:
+            check_name(key)
+        except ConfigError as exc:
+            raise ConfigError(f"static_hyperparameters.{key}", exc.message) from None
+        if key in space:
+            raise ConfigError(
+                f"static_hyperparameters.{key}", "is also a tuned hyperparameter; keep one of the two"
+            )
+        if isinstance(raw, float) and not math.isfinite(raw):
+            raise ConfigError(f"static_hyperparameters.{key}", f"must be finite, got {raw!r}")
+        if not isinstance(raw, (str, int, float, bool)):
+            raise ConfigError(
+                f"static_hyperparameters.{key}", f"must be a string, number or boolean, got {raw!r}"
+            )
+        out[key] = raw
+    return out
+
+
+def _objective(value: Any) -> Objective:
+    body = _mapping(value, "objective", "{metric: validation-error, direction: minimize}")
+    _check_keys(body, ("metric", "direction"), "objective")
+    for key in ("metric", "direction"):
+        if key not in body:
+            raise ConfigError(f"objective.{key}", "required key is missing")
+    metric = body["metric"]
+    if not isinstance(metric, str) or not metric:
+        raise ConfigError("objective.metric", f"must be a metric name, got {metric!r}")
+    direction = check_direction(body["direction"], "objective.direction")
+    try:
+        return Objective(metric, direction)
+    except ConfigError as exc:
+        raise exc.within("objective") from None
+
+
+def _metrics(value: Any) -> tuple[MetricDefinition, ...]:
+    if not isinstance(value, list):
+        raise ConfigError("metrics", f"must be a list of {{name, regex}} mappings, got {value!r}")
+    definitions: list[MetricDefinition] = []
+    for i, item in enumerate(value):
+        where = f"metrics[{i}]"
+        body = _mapping(item, where, "{name: loss, regex: 'loss=([0-9.]+)'}")
+        _check_keys(body, ("name", "regex"), where)
+        name, regex = body.get("name"), body.get("regex")
+        try:
+            name = check_metric_name(name)
+        except ConfigError as exc:
+            raise exc.within(where) from None
+        if not isinstance(regex, str):
+            raise ConfigError(f"{where}.regex", f"must be a string, got {regex!r}")
+        try:
+            groups = re.compile(regex).groups
+        except re.error as exc:
+            raise ConfigError(f"{where}.regex", f"invalid regular expression {regex!r}: {exc}") from None
+        if groups != 1:
+            raise ConfigError(
+                f"{where}.regex",
+                f"must have exactly one capture group (the value), {regex!r} has {groups}; "
+                "use (?:...) for groups that are not the value",
+            )
+        if any(d.name == name for d in definitions):
+            raise ConfigError(f"{where}.name", f"metric {name!r} is defined twice")
+        definitions.append(MetricDefinition(name, regex))
+    return tuple(definitions)
+
+
+def _positive_int(value: Any, field_path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(field_path, f"must be a positive integer, got {value!r}")
+    return value
+
+
+def _limits(value: Any) -> Limits:
+    body = _mapping(value, "limits", "{max_trials: 20, max_parallel: 1}")
+    _check_keys(body, _LIMIT_KEYS, "limits")
+    runtime = body.get("max_runtime_per_trial")
+    if runtime is not None:
+        if (
+            isinstance(runtime, bool)
+            or not isinstance(runtime, (int, float))
+            or not math.isfinite(runtime)
+            or runtime <= 0
+        ):
+            raise ConfigError(
+                "limits.max_runtime_per_trial", f"must be a positive number of seconds, got {runtime!r}"
+            )
+        runtime = float(runtime)
+    return Limits(
+        max_trials=_positive_int(body.get("max_trials", DEFAULT_MAX_TRIALS), "limits.max_trials"),
+        max_parallel=_positive_int(body.get("max_parallel", 1), "limits.max_parallel"),
+        max_runtime_per_trial=runtime,
+    )
+
+
+def _seed(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise ConfigError("seed", f"must be a non-negative integer, got {value!r}")
+    return value

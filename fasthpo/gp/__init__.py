@@ -1,0 +1,1 @@
+"""Gaussian-process maths: native kernels, input warping and their NumPy references."""

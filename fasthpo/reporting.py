@@ -1,0 +1,87 @@
+"""What a training script calls: ``fasthpo.report(...)`` and ``fasthpo.hyperparameters()``.
+
+This module imports only the standard library, so a training job pays nothing
+for talking to the tuner. The tuner tells a trial where to write through the
+``FASTHPO_METRICS_FILE`` environment variable; each call appends one JSON line,
+written with a single ``write`` on a file opened in append mode so concurrent
+writers (several instances, several threads) never interleave within a line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+METRICS_FILE_ENV = "FASTHPO_METRICS_FILE"
+HYPERPARAMETERS_ENV = "FASTHPO_HYPERPARAMETERS"
+TRIAL_ID_ENV = "FASTHPO_TRIAL_ID"
+
+
+def _metric_value(name: str, value: Any) -> float | str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        # numpy scalars and 0-d arrays convert through __float__.
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"fasthpo.report: metric {name!r} must be a number, got {value!r}"
+            ) from None
+    value = float(value)
+    # JSON has no NaN or infinity; keep them as text so the tuner sees the job diverged.
+    return value if math.isfinite(value) else repr(value)
+
+
+def report(step: int | None = None, **metrics: Any) -> None:
+    """Report metric values of the running trial to the tuner.
+
+    Parameters
+    ----------
+    step
+        Optional training step (epoch, iteration) the values belong to; early
+        stopping and Hyperband read intermediate values by step.
+    **metrics
+        Metric name to number, e.g. ``report(step=3, loss=0.25, accuracy=0.91)``.
+
+    Outside a tuner-launched trial (no ``FASTHPO_METRICS_FILE``) this does
+    nothing, so the same script runs by hand unchanged.
+    """
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+        raise TypeError(f"fasthpo.report: step must be an int or None, got {step!r}")
+    if not metrics:
+        raise TypeError("fasthpo.report: give at least one metric, e.g. report(loss=0.25)")
+    record = {
+        "time": time.time(),
+        "step": step,
+        "metrics": {name: _metric_value(name, value) for name, value in metrics.items()},
+    }
+    path = os.environ.get(METRICS_FILE_ENV)
+    if not path:
+        return
+    line = json.dumps(record, separators=(",", ":")) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def hyperparameters() -> dict[str, Any]:
+    """Return the running trial's hyperparameters (tuned and static) as a dict.
+
+    Read from ``FASTHPO_HYPERPARAMETERS``; raises ``RuntimeError`` when the
+    script was not started by fasthpo.
+    """
+    raw = os.environ.get(HYPERPARAMETERS_ENV)
+    if raw is None:
+        raise RuntimeError(
+            f"fasthpo.hyperparameters(): {HYPERPARAMETERS_ENV} is not set; "
+            "this process was not started by the fasthpo tuner"
+        )
+    value = json.loads(raw)
+    if not isinstance(value, Mapping):
+        raise RuntimeError(f"{HYPERPARAMETERS_ENV} does not hold a JSON object")
+    return dict(value)

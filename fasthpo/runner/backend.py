@@ -1,0 +1,70 @@
+"""What the tuner loop asks of a backend, and the events a backend reports back.
+
+The loop does the bookkeeping (store, strategy, budget); a backend only starts
+trials, watches them and stops them. Two backends exist: :mod:`local`
+(subprocesses) and :mod:`function` (a Python callable, for ``Tuner.optimize``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fasthpo.storage import MetricReport
+
+
+@dataclass(frozen=True)
+class TrialLaunch:
+    """Everything a backend needs to start one trial."""
+
+    trial_id: int
+    hyperparameters: Mapping[str, Any]  # static and tuned, as the job receives them
+    directory: str | None = None
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A trial reported a metric value."""
+
+    trial_id: int
+    report: MetricReport
+
+
+@dataclass(frozen=True)
+class Exited:
+    """A trial ended: ``status`` is ``completed`` (exit 0), ``failed`` or ``stopped``."""
+
+    trial_id: int
+    status: str
+    exit_code: int | None = None
+    error: str | None = None
+    exception: BaseException | None = field(default=None, compare=False)
+
+
+Event = Reported | Exited
+
+
+class Backend(Protocol):
+    """Starts, watches and stops trials."""
+
+    def trial_directory(self, trial_id: int) -> str | None:
+        """Where the trial's files will live (known before it starts), or ``None``."""
+        ...
+
+    def launch(self, trial: TrialLaunch) -> None:
+        """Start a trial; a start that fails is reported as an ``Exited`` event."""
+        ...
+
+    def poll(self, timeout: float) -> list[Event]:
+        """Wait up to ``timeout`` seconds for news, and return it (possibly nothing)."""
+        ...
+
+    @property
+    def running(self) -> tuple[int, ...]:
+        """Ids of trials that may still produce events."""
+        ...
+
+    def stop_all(self, reason: str, *, force: bool = False) -> None:
+        """Ask every running trial to stop (``force``: kill now); they exit as ``stopped``."""
+        ...

@@ -1,0 +1,399 @@
+"""The SQLite store: jobs, trials and every metric report, in one file.
+
+The tuner writes here *before* it acts on a change (a trial row exists before
+its process starts), so a killed tuner loses nothing. WAL mode lets readers
+(``fasthpo describe`` in another terminal) run while a tuner writes. Structured
+values are JSON columns; nothing is pickled.
+
+Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`)::
+
+    jobs(name PK, spec JSON, status, seed, created_at, updated_at)
+    trials(job, trial_id, status, hyperparameters JSON, objective, exit_code,
+           error, directory, created_at, started_at, ended_at)   PK (job, trial_id)
+    metrics(job, trial_id, name, step, value, raw, source, reported_at)
+
+A trial's ``objective`` is NULL until it completes with a finite objective;
+a metric's ``value`` is NULL when the job reported something that is not a
+finite number (``raw`` keeps the text).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fasthpo.errors import StoreError
+
+SCHEMA_VERSION = 1
+DB_ENV = "FASTHPO_DB"
+DEFAULT_DB = "fasthpo.db"
+
+TRIAL_STATES = ("pending", "running", "completed", "failed", "stopped")
+JOB_STATES = ("running", "completed", "stopped", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    name        TEXT PRIMARY KEY,
+    spec        TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('running','completed','stopped','failed')),
+    seed        INTEGER,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trials (
+    job             TEXT NOT NULL REFERENCES jobs(name) ON DELETE CASCADE,
+    trial_id        INTEGER NOT NULL,
+    status          TEXT NOT NULL
+                    CHECK (status IN ('pending','running','completed','failed','stopped')),
+    hyperparameters TEXT NOT NULL,
+    objective       REAL,
+    exit_code       INTEGER,
+    error           TEXT,
+    directory       TEXT,
+    created_at      REAL NOT NULL,
+    started_at      REAL,
+    ended_at        REAL,
+    PRIMARY KEY (job, trial_id)
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    job         TEXT NOT NULL,
+    trial_id    INTEGER NOT NULL,
+    name        TEXT NOT NULL,
+    step        INTEGER,
+    value       REAL,
+    raw         TEXT,
+    source      TEXT NOT NULL,
+    reported_at REAL NOT NULL,
+    FOREIGN KEY (job, trial_id) REFERENCES trials(job, trial_id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS metrics_by_trial ON metrics(job, trial_id, name);
+"""
+
+
+_BEST_QUERY = {
+    direction: "SELECT * FROM trials WHERE job = ? AND status = 'completed' "
+    f"AND objective IS NOT NULL ORDER BY objective {order}, trial_id ASC LIMIT 1"
+    for direction, order in (("minimize", "ASC"), ("maximize", "DESC"))
+}
+
+
+def default_db_path() -> str:
+    """``$FASTHPO_DB`` if set, else ``fasthpo.db`` in the current folder."""
+    return os.environ.get(DB_ENV) or DEFAULT_DB
+
+
+@dataclass(frozen=True)
+class Job:
+    """A stored job: its validated spec (as a dict) and where it stands."""
+
+    name: str
+    spec: dict[str, Any]
+    status: str
+    seed: int | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One stored trial. ``objective`` is ``None`` unless it completed with a finite value."""
+
+    job: str
+    trial_id: int
+    status: str
+    hyperparameters: dict[str, Any]
+    objective: float | None
+    exit_code: int | None
+    error: str | None
+    directory: str | None
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form used by ``fasthpo trials --format json``."""
+        return {
+            "trial_id": self.trial_id,
+            "status": self.status,
+            "hyperparameters": self.hyperparameters,
+            "objective": self.objective,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "directory": self.directory,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+        }
+
+
+@dataclass(frozen=True)
+class MetricReport:
+    """One value a trial reported: from a log line (``regex``) or ``fasthpo.report`` (``report``)."""
+
+    name: str
+    value: float | None
+    step: int | None = None
+    raw: str | None = None
+    source: str = "report"
+    reported_at: float = 0.0
+
+
+class Store:
+    """A SQLite file holding any number of jobs.
+
+    Parameters
+    ----------
+    path
+        The database file; created (with its folder) when missing.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the store {str(self.path)!r}: {exc}") from None
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode survives any process crash; only power loss can drop
+            # the last transactions, and never corrupts the file.
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreError(f"{str(self.path)!r} is not a fasthpo store: {exc}") from None
+
+    def _migrate(self) -> None:
+        with self._transaction():
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{str(self.path)!r} was written by a newer fasthpo (schema {version}, "
+                    f"this version reads up to {SCHEMA_VERSION}); upgrade fasthpo"
+                )
+            if version == 0:
+                tables = self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'"
+                ).fetchall()
+                if tables:
+                    raise StoreError(
+                        f"{str(self.path)!r} is an SQLite file that fasthpo did not create"
+                    )
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close the connection (the store stays consistent whether or not this runs)."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front, so two tuners never interleave
+        # a read-modify-write (such as choosing the next trial id).
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- jobs -------------------------------------------------------------------------
+
+    def create_job(self, name: str, spec: Mapping[str, Any], *, seed: int | None) -> Job:
+        """Insert a new job in state ``running``; ``StoreError`` if the name is taken."""
+        now = time.time()
+        try:
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO jobs (name, spec, status, seed, created_at, updated_at) "
+                    "VALUES (?, ?, 'running', ?, ?, ?)",
+                    (name, json.dumps(spec), seed, now, now),
+                )
+        except sqlite3.IntegrityError:
+            raise StoreError(f"a job named {name!r} already exists in {str(self.path)!r}") from None
+        job = self.get_job(name)
+        assert job is not None
+        return job
+
+    def get_job(self, name: str) -> Job | None:
+        """The job called ``name``, or ``None``."""
+        row = self._db.execute("SELECT * FROM jobs WHERE name = ?", (name,)).fetchone()
+        return None if row is None else _job(row)
+
+    def list_jobs(self) -> list[Job]:
+        """Every job, oldest first."""
+        rows = self._db.execute("SELECT * FROM jobs ORDER BY created_at, name").fetchall()
+        return [_job(r) for r in rows]
+
+    def update_job(
+        self, name: str, *, status: str | None = None, spec: Mapping[str, Any] | None = None
+    ) -> None:
+        """Change a job's status and/or its stored spec."""
+        if status is not None and status not in JOB_STATES:
+            raise ValueError(f"unknown job status {status!r}")
+        with self._transaction() as db:
+            if status is not None:
+                db.execute(
+                    "UPDATE jobs SET status = ?, updated_at = ? WHERE name = ?",
+                    (status, time.time(), name),
+                )
+            if spec is not None:
+                db.execute(
+                    "UPDATE jobs SET spec = ?, updated_at = ? WHERE name = ?",
+                    (json.dumps(spec), time.time(), name),
+                )
+
+    # -- trials -----------------------------------------------------------------------
+
+    def create_trial(self, job: str, hyperparameters: Mapping[str, Any]) -> Trial:
+        """Insert a ``pending`` trial with the next id of ``job`` (ids are never reused)."""
+        with self._transaction() as db:
+            (last,) = db.execute(
+                "SELECT COALESCE(MAX(trial_id), 0) FROM trials WHERE job = ?", (job,)
+            ).fetchone()
+            db.execute(
+                "INSERT INTO trials (job, trial_id, status, hyperparameters, created_at) "
+                "VALUES (?, ?, 'pending', ?, ?)",
+                (job, last + 1, json.dumps(dict(hyperparameters)), time.time()),
+            )
+        trial = self.get_trial(job, last + 1)
+        assert trial is not None
+        return trial
+
+    def start_trial(self, job: str, trial_id: int, *, directory: str | None) -> None:
+        """Mark a trial ``running`` (just before its work starts)."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE trials SET status = 'running', directory = ?, started_at = ? "
+                "WHERE job = ? AND trial_id = ?",
+                (directory, time.time(), job, trial_id),
+            )
+
+    def finish_trial(
+        self,
+        job: str,
+        trial_id: int,
+        *,
+        status: str,
+        objective: float | None = None,
+        exit_code: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record how a trial ended: ``completed``, ``failed`` or ``stopped``."""
+        if status not in ("completed", "failed", "stopped"):
+            raise ValueError(f"a trial cannot finish as {status!r}")
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE trials SET status = ?, objective = ?, exit_code = ?, error = ?, "
+                "ended_at = ? WHERE job = ? AND trial_id = ?",
+                (status, objective, exit_code, error, time.time(), job, trial_id),
+            )
+
+    def get_trial(self, job: str, trial_id: int) -> Trial | None:
+        """One trial, or ``None``."""
+        row = self._db.execute(
+            "SELECT * FROM trials WHERE job = ? AND trial_id = ?", (job, trial_id)
+        ).fetchone()
+        return None if row is None else _trial(row)
+
+    def trials(self, job: str, *, status: Iterable[str] | None = None) -> list[Trial]:
+        """The trials of ``job`` by id, optionally only those in the given states."""
+        rows = self._db.execute(
+            "SELECT * FROM trials WHERE job = ? ORDER BY trial_id", (job,)
+        ).fetchall()
+        wanted = None if status is None else set(status)
+        return [_trial(r) for r in rows if wanted is None or r["status"] in wanted]
+
+    def counters(self, job: str) -> dict[str, int]:
+        """How many trials of ``job`` are in each state (every state present, zero or not)."""
+        counts = dict.fromkeys(TRIAL_STATES, 0)
+        for status, count in self._db.execute(
+            "SELECT status, COUNT(*) FROM trials WHERE job = ? GROUP BY status", (job,)
+        ):
+            counts[status] = count
+        return counts
+
+    def best_trial(self, job: str, direction: str) -> Trial | None:
+        """The completed trial with the best finite objective (lowest id on ties)."""
+        row = self._db.execute(_BEST_QUERY[direction], (job,)).fetchone()
+        return None if row is None else _trial(row)
+
+    # -- metrics ----------------------------------------------------------------------
+
+    def add_metrics(self, job: str, trial_id: int, reports: Iterable[MetricReport]) -> None:
+        """Append metric reports of one trial in a single transaction."""
+        rows = [
+            (job, trial_id, r.name, r.step, r.value, r.raw, r.source, r.reported_at)
+            for r in reports
+        ]
+        if not rows:
+            return
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO metrics (job, trial_id, name, step, value, raw, source, reported_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def metrics(self, job: str, trial_id: int, name: str | None = None) -> list[MetricReport]:
+        """A trial's metric reports in the order they were recorded."""
+        query = "SELECT * FROM metrics WHERE job = ? AND trial_id = ?"
+        args: tuple[Any, ...] = (job, trial_id)
+        if name is not None:
+            query += " AND name = ?"
+            args += (name,)
+        rows = self._db.execute(query + " ORDER BY rowid", args).fetchall()
+        return [
+            MetricReport(
+                name=r["name"], value=r["value"], step=r["step"], raw=r["raw"],
+                source=r["source"], reported_at=r["reported_at"],
+            )
+            for r in rows
+        ]
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        name=row["name"],
+        spec=json.loads(row["spec"]),
+        status=row["status"],
+        seed=row["seed"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _trial(row: sqlite3.Row) -> Trial:
+    return Trial(
+        job=row["job"],
+        trial_id=row["trial_id"],
+        status=row["status"],
+        hyperparameters=json.loads(row["hyperparameters"]),
+        objective=row["objective"],
+        exit_code=row["exit_code"],
+        error=row["error"],
+        directory=row["directory"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+    )
