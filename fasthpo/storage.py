@@ -78,9 +78,10 @@ CREATE INDEX IF NOT EXISTS metrics_by_trial ON metrics(job, trial_id, name);
 
 
 _BEST_QUERY = {
-    direction: "SELECT * FROM trials WHERE job = ? AND status = 'completed' "
-    f"AND objective IS NOT NULL ORDER BY objective {order}, trial_id ASC LIMIT 1"
-    for direction, order in (("minimize", "ASC"), ("maximize", "DESC"))
+    "minimize": "SELECT * FROM trials WHERE job = ? AND status = 'completed' "
+    "AND objective IS NOT NULL ORDER BY objective ASC, trial_id ASC LIMIT 1",
+    "maximize": "SELECT * FROM trials WHERE job = ? AND status = 'completed' "
+    "AND objective IS NOT NULL ORDER BY objective DESC, trial_id ASC LIMIT 1",
 }
 
 
