@@ -273,10 +273,9 @@ class Tuner:
                 objective, mark,
             )
         else:
-            log.warning(
-                "trial %d %s: %s", event.trial_id, event.status,
-                (error or "").splitlines()[0] if error else "",
-            )
+            lines = (error or "").splitlines() or [""]
+            summary = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+            log.warning("trial %d %s: %s", event.trial_id, event.status, summary)
         return objective
 
     def _drain(

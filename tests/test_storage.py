@@ -1,0 +1,145 @@
+"""The store's contract, as a conformance class any store implementation must pass."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from fasthpo.errors import StoreError
+from fasthpo.storage import SCHEMA_VERSION, MetricReport, Store
+
+SPEC = {"objective": {"metric": "loss", "direction": "minimize"}, "hyperparameters": {"b": {}, "a": {}}}
+
+
+class StoreConformance:
+    """Behaviour every store must have; subclasses provide ``make_store``."""
+
+    def make_store(self, tmp_path):
+        raise NotImplementedError
+
+    def test_job_round_trip(self, tmp_path):
+        store = self.make_store(tmp_path)
+        job = store.create_job("j", SPEC, seed=7)
+        assert job.name == "j" and job.status == "running" and job.seed == 7
+        assert job.spec == SPEC
+        assert list(job.spec["hyperparameters"]) == ["b", "a"]  # declared order kept
+        store.update_job("j", status="completed")
+        assert store.get_job("j").status == "completed"
+        assert [j.name for j in store.list_jobs()] == ["j"]
+        assert store.get_job("missing") is None
+
+    def test_duplicate_job_is_refused(self, tmp_path):
+        store = self.make_store(tmp_path)
+        store.create_job("j", SPEC, seed=None)
+        with pytest.raises(StoreError, match="already exists"):
+            store.create_job("j", SPEC, seed=None)
+
+    def test_trial_lifecycle_and_ids_never_reused(self, tmp_path):
+        store = self.make_store(tmp_path)
+        store.create_job("j", SPEC, seed=None)
+        store.create_job("k", SPEC, seed=None)
+        t1 = store.create_trial("j", {"x": 0.5})
+        t2 = store.create_trial("j", {"x": 0.25})
+        assert (t1.trial_id, t2.trial_id, t1.status) == (1, 2, "pending")
+        assert store.create_trial("k", {"x": 1.0}).trial_id == 1  # ids count per job
+        store.start_trial("j", 1, directory="/tmp/t1")
+        assert store.get_trial("j", 1).status == "running"
+        store.finish_trial("j", 1, status="completed", objective=0.1, exit_code=0)
+        store.finish_trial("j", 2, status="failed", exit_code=3, error="boom")
+        assert store.create_trial("j", {"x": 0.0}).trial_id == 3
+        done = store.get_trial("j", 1)
+        assert (done.status, done.objective, done.directory) == ("completed", 0.1, "/tmp/t1")
+        assert done.ended_at >= done.started_at >= done.created_at
+        assert store.counters("j") == {
+            "pending": 1, "running": 0, "completed": 1, "failed": 1, "stopped": 0
+        }
+        assert [t.trial_id for t in store.trials("j", status=("failed",))] == [2]
+
+    def test_best_trial_respects_direction_and_ignores_missing_objectives(self, tmp_path):
+        store = self.make_store(tmp_path)
+        store.create_job("j", SPEC, seed=None)
+        for value in (0.3, None, 0.1, 0.9, 0.1):
+            t = store.create_trial("j", {"x": value})
+            store.finish_trial("j", t.trial_id, status="completed", objective=value)
+        t = store.create_trial("j", {"x": -1})
+        store.finish_trial("j", t.trial_id, status="stopped", objective=None)
+        assert store.best_trial("j", "minimize").trial_id == 3  # first of the tied 0.1s
+        assert store.best_trial("j", "maximize").trial_id == 4
+
+    def test_metrics_keep_order_steps_and_raw_text(self, tmp_path):
+        store = self.make_store(tmp_path)
+        store.create_job("j", SPEC, seed=None)
+        store.create_trial("j", {})
+        reports = [
+            MetricReport("loss", 1.0, step=0, source="report", reported_at=1.0),
+            MetricReport("acc", 0.5, step=0, source="report", reported_at=1.0),
+            MetricReport("loss", None, raw="nan", source="regex", reported_at=2.0),
+        ]
+        store.add_metrics("j", 1, reports)
+        assert store.metrics("j", 1) == reports
+        assert [r.value for r in store.metrics("j", 1, "loss")] == [1.0, None]
+
+    def test_invalid_states_are_refused(self, tmp_path):
+        store = self.make_store(tmp_path)
+        store.create_job("j", SPEC, seed=None)
+        store.create_trial("j", {})
+        with pytest.raises(ValueError, match="cannot finish"):
+            store.finish_trial("j", 1, status="running")
+        with pytest.raises(ValueError, match="unknown job status"):
+            store.update_job("j", status="sleeping")
+        assert store.get_trial("j", 1).status == "pending"
+
+
+class TestSQLiteStore(StoreConformance):
+    def make_store(self, tmp_path):
+        return Store(tmp_path / "sub" / "store.db")
+
+    def test_file_is_wal_with_schema_version(self, tmp_path):
+        Store(tmp_path / "s.db").close()
+        db = sqlite3.connect(tmp_path / "s.db")
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+    def test_data_survives_reopening(self, tmp_path):
+        with Store(tmp_path / "s.db") as store:
+            store.create_job("j", SPEC, seed=1)
+            store.create_trial("j", {"x": 1})
+        with Store(tmp_path / "s.db") as store:
+            assert store.get_trial("j", 1).hyperparameters == {"x": 1}
+
+    def test_committed_writes_survive_a_killed_writer(self, tmp_path):
+        path = tmp_path / "s.db"
+        code = (
+            "import os, sys\n"
+            "from fasthpo.storage import Store\n"
+            f"s = Store({str(path)!r})\n"
+            "s.create_job('j', {}, seed=None)\n"
+            "s.create_trial('j', {'x': 1})\n"
+            "os.kill(os.getpid(), 9)\n"
+        )
+        proc = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": ":".join(sys.path)})
+        assert proc.returncode == -9
+        with Store(path) as store:
+            assert store.get_trial("j", 1).hyperparameters == {"x": 1}
+
+    def test_newer_schema_is_refused(self, tmp_path):
+        Store(tmp_path / "s.db").close()
+        db = sqlite3.connect(tmp_path / "s.db")
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        db.close()
+        with pytest.raises(StoreError, match="newer fasthpo"):
+            Store(tmp_path / "s.db")
+
+    def test_foreign_files_are_refused(self, tmp_path):
+        other = sqlite3.connect(tmp_path / "other.db")
+        other.execute("CREATE TABLE mine (x)")
+        other.commit()
+        other.close()
+        with pytest.raises(StoreError, match="did not create"):
+            Store(tmp_path / "other.db")
+        (tmp_path / "junk.db").write_bytes(b"this is not sqlite" * 100)
+        with pytest.raises(StoreError, match="not a fasthpo store"):
+            Store(tmp_path / "junk.db")
