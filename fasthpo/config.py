@@ -127,6 +127,17 @@ def binding_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[
     ]
 
 
+def check_job_name(name: object) -> str:
+    """Return ``name`` if it can name a job (and its folder), else raise ``ConfigError``."""
+    if not isinstance(name, str) or not _JOB_NAME.match(name):
+        raise ConfigError(
+            "name",
+            f"{name!r} is not a valid job name: use letters, digits, '_', '-' and '.', "
+            "starting with a letter or digit, at most 100 characters (it names a folder)",
+        )
+    return name
+
+
 def load_job(path: str | os.PathLike[str]) -> JobSpec:
     """Read and validate a job file (``.yaml``, ``.yml`` or ``.json``)."""
     path = Path(path)
@@ -163,13 +174,7 @@ def parse_job(data: Any, *, base_dir: str | os.PathLike[str] = ".") -> JobSpec:
         if key not in data:
             raise ConfigError(key, "required key is missing")
 
-    name = data["name"]
-    if not isinstance(name, str) or not _JOB_NAME.match(name):
-        raise ConfigError(
-            "name",
-            f"{name!r} is not a valid job name: use letters, digits, '_', '-' and '.', "
-            "starting with a letter or digit, at most 100 characters (it names a folder)",
-        )
+    name = check_job_name(data["name"])
     try:
         space = SearchSpace.from_dict(data["hyperparameters"])
     except ConfigError as exc:
@@ -314,7 +319,7 @@ def _metrics(value: Any) -> tuple[MetricDefinition, ...]:
         try:
             name = check_metric_name(name)
         except ConfigError as exc:
-            raise exc.within(where) from None
+            raise ConfigError(f"{where}.name", exc.message) from None
         if not isinstance(regex, str):
             raise ConfigError(f"{where}.regex", f"must be a string, got {regex!r}")
         try:

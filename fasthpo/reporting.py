@@ -22,7 +22,9 @@ TRIAL_ID_ENV = "FASTHPO_TRIAL_ID"
 
 
 def _metric_value(name: str, value: Any) -> float | str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"fasthpo.report: metric {name!r} must be a number, got {value!r}")
+    if not isinstance(value, (int, float)):
         # numpy scalars and 0-d arrays convert through __float__.
         try:
             value = float(value)

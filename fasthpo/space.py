@@ -24,6 +24,7 @@ is pure Python: the CLI and job-file validation use it without NumPy.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,12 +59,13 @@ def render_value(value: CategoricalValue) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value)
+        return repr(float(value))  # a NumPy float's own repr is "np.float64(...)"
     return str(value)
 
 
 def _number(name: str, what: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # numbers.Real admits NumPy scalars (np.int64, np.float32), which Python APIs often hand us.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigError(name, f"{what} must be a number, got {value!r}")
     value = float(value)
     if not math.isfinite(value):
@@ -101,6 +103,8 @@ def _backward(scaling: str, z: float) -> float:
 
 
 def _clip01(u: float) -> float:
+    if u != u:
+        raise ValueError("unit-cube coordinate is NaN")
     return 0.0 if u < 0.0 else 1.0 if u > 1.0 else u
 
 
@@ -134,8 +138,11 @@ class Continuous:
 
     def from_unit(self, u: float) -> float:
         """Value at unit-cube coordinate ``u`` (clipped to [0, 1] and to the range)."""
+        u = _clip01(u)
+        if u == 0.0 or u == 1.0:  # exact ends: exp(log(x)) need not give x back
+            return self.high if u else self.low
         z0, z1 = self._edges()
-        value = _backward(self.scaling, z0 + _clip01(u) * (z1 - z0))
+        value = float(_backward(self.scaling, z0 + u * (z1 - z0)))
         return min(max(value, self.low), self.high)
 
     def validate(self, value: Any) -> float:
@@ -287,9 +294,8 @@ Parameter = Continuous | Integer | Categorical
 
 
 def _same_number(a: object, b: object) -> bool:
-    numbers = (int, float)
     return (
-        isinstance(a, numbers) and isinstance(b, numbers)
+        isinstance(a, numbers.Real) and isinstance(b, numbers.Real)
         and not isinstance(a, bool) and not isinstance(b, bool) and a == b
     )
 
@@ -297,11 +303,17 @@ def _same_number(a: object, b: object) -> bool:
 def _check_range(name: str, low: float, high: float, scaling: str) -> None:
     if not low < high:
         raise ConfigError(name, f"low must be less than high, got low={low!r}, high={high!r}")
+    if not math.isfinite(high - low):
+        raise ConfigError(name, f"the range [{low!r}, {high!r}] is too wide: high - low overflows")
     if scaling == "log" and low <= 0:
         raise ConfigError(name, f"log scaling needs low > 0, got low={low!r}")
     if scaling == "reverse_log" and not (0 <= low and high < 1):
         raise ConfigError(
             name, f"reverse_log scaling needs 0 <= low < high < 1, got [{low!r}, {high!r}]"
+        )
+    if _forward(scaling, low) == _forward(scaling, high):
+        raise ConfigError(
+            name, f"the range [{low!r}, {high!r}] is too narrow to divide on a {scaling} scale"
         )
 
 

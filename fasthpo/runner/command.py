@@ -31,19 +31,18 @@ def has_placeholders(command: Sequence[str]) -> bool:
 
 def build_argv(command: Sequence[str], hyperparameters: Mapping[str, Any]) -> list[str]:
     """The argv of one trial (``hyperparameters`` holds static and tuned values)."""
-    if has_placeholders(command):
 
-        def substitute(match: Any) -> str:
-            text = match.group(0)
-            if text == "{{":
-                return "{"
-            if text == "}}":
-                return "}"
-            return render_value(hyperparameters[match.group(1)])
+    def substitute(match: Any) -> str:
+        text = match.group(0)
+        if text == "{{":
+            return "{"
+        if text == "}}":
+            return "}"
+        return render_value(hyperparameters[match.group(1)])
 
-        argv = [PLACEHOLDER.sub(substitute, arg) for arg in command]
-    else:
-        argv = list(command)
+    # ``{{``/``}}`` are literal braces whether or not the argv holds placeholders.
+    argv = [PLACEHOLDER.sub(substitute, arg) for arg in command]
+    if not has_placeholders(command):
         argv += [f"--{name}={render_value(value)}" for name, value in hyperparameters.items()]
     if argv[0] in _SAME_INTERPRETER and sys.executable:
         argv[0] = sys.executable

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fasthpo.config import JobSpec, binding_differences
+from fasthpo.config import JobSpec, binding_differences, check_job_name
 from fasthpo.errors import ConfigError
 from fasthpo.objective import Objective, check_direction
 from fasthpo.runner.backend import Backend, Exited, Reported, TrialLaunch
@@ -61,8 +61,6 @@ class Tuner:
         A strategy name (``"random"``, ``"grid"``) or a strategy instance.
     max_trials
         Total trials of the job, counting those of earlier runs.
-    max_parallel
-        Trials run at once (backends that run in-process use 1).
     seed
         Seed of the strategy; ``None`` draws one and stores it with the job.
     name
@@ -81,7 +79,6 @@ class Tuner:
         objective: str | Objective = "minimize",
         strategy: str | Strategy = DEFAULT_STRATEGY,
         max_trials: int = 20,
-        max_parallel: int = 1,
         seed: int | None = None,
         name: str | None = None,
         db: str | Path | None = None,
@@ -95,9 +92,8 @@ class Tuner:
             raise ConfigError(
                 "objective", f"must be 'minimize', 'maximize' or an Objective, got {objective!r}"
             )
-        for what, value in (("max_trials", max_trials), ("max_parallel", max_parallel)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(what, f"must be a positive integer, got {value!r}")
+        if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
+            raise ConfigError("max_trials", f"must be a positive integer, got {max_trials!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ConfigError("seed", f"must be a non-negative integer, got {seed!r}")
         if isinstance(strategy, str):
@@ -110,9 +106,12 @@ class Tuner:
         self.objective = objective
         self.strategy = strategy
         self.max_trials = max_trials
-        self.max_parallel = max_parallel
         self.seed = seed
-        self.name = name or datetime.now().strftime("tuner-%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+        self.name = (
+            check_job_name(name)
+            if name is not None
+            else datetime.now().strftime("tuner-%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+        )
         self.db = str(db) if db is not None else default_db_path()
         self.static_hyperparameters = dict(static_hyperparameters or {})
 
@@ -124,7 +123,7 @@ class Tuner:
         *,
         catch: tuple[type[BaseException], ...] = (),
     ) -> Trial | None:
-        """Tune ``fn(params) -> float`` in this process; return the best trial.
+        """Tune ``fn(params) -> float`` in this process, one trial at a time; return the best.
 
         An exception in ``fn`` fails its trial and is re-raised once stored,
         unless its type is in ``catch``, in which case tuning goes on.
@@ -332,7 +331,6 @@ def run_job(spec: JobSpec, *, db: str | Path | None = None) -> TuningResult:
         objective=spec.objective,
         strategy=spec.strategy,
         max_trials=spec.limits.max_trials,
-        max_parallel=spec.limits.max_parallel,
         seed=spec.seed,
         name=spec.name,
         db=db_path,

@@ -63,7 +63,9 @@ class Observations:
 
     def add(self, config: Mapping[str, Any], value: float) -> dict[str, Any]:
         """Validate and record one evaluation; return the normalised configuration."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, (bool, str, bytes)):
+            raise ConfigError("value", f"must be a number, got {value!r}")
+        if not isinstance(value, (int, float)):
             try:
                 value = float(value)  # numpy scalars
             except (TypeError, ValueError):

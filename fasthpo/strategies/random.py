@@ -9,6 +9,7 @@ range spans decades.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -69,9 +70,25 @@ class RandomSearch:
                 key = config_key(self.space, config)
                 if key not in taken:
                     break
+            else:
+                if self._size is not None:
+                    # A nearly full finite space: pick a free configuration, never a repeat.
+                    config = self._free_config(taken)
+                    key = config_key(self.space, config)
             taken.add(key)
             proposals.append(config)
         return proposals
+
+    def _free_config(self, taken: set[tuple[Any, ...]]) -> dict[str, Any]:
+        """A uniformly chosen configuration of a finite space that is not in ``taken``."""
+        axes = [p.values if p.kind == "categorical" else range(p.low, p.high + 1) for p in self.space]
+        free = [
+            config
+            for values in itertools.product(*axes)
+            if config_key(self.space, config := dict(zip(self.space.names, values, strict=True)))
+            not in taken
+        ]
+        return free[int(self._rng.integers(len(free)))]
 
     def tell(self, config: Mapping[str, Any], value: float) -> None:
         """Record a finished evaluation (validated; a bad call changes nothing)."""

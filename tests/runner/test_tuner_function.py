@@ -129,7 +129,8 @@ def test_static_hyperparameters_reach_the_function(tmp_path):
     [
         ({"objective": "up"}, "objective"),
         ({"max_trials": 0}, "max_trials"),
-        ({"max_parallel": True}, "max_parallel"),
+        ({"max_trials": True}, "max_trials"),
+        ({"name": "../escape"}, "name"),
         ({"seed": -1}, "seed"),
         ({"strategy": "bayesian"}, "strategy"),
         ({"strategy": object()}, "strategy"),
