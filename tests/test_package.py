@@ -1,0 +1,51 @@
+"""The installed package: its native extension is required, and importing it stays light."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import fasthpo
+
+
+def _run(code: str, pythonpath: str, *, site: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    flags = [] if site else ["-S"]  # -S: no site-packages, so only PYTHONPATH can supply fasthpo
+    return subprocess.run(
+        [sys.executable, *flags, "-c", code], capture_output=True, text=True, env=env
+    )
+
+
+def test_import_fails_loudly_without_the_native_extension(tmp_path):
+    package = Path(fasthpo.__file__).parent
+    copy = tmp_path / "fasthpo"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("_native*.so", "_native*.pyd"))
+    assert not list((copy / "gp").glob("_native*.so"))
+
+    proc = _run("import fasthpo", str(tmp_path), site=False)
+    assert proc.returncode != 0
+    assert "ImportError" in proc.stderr and "native extension" in proc.stderr
+    assert "pip install" in proc.stderr
+
+
+def test_import_loads_no_numerical_stack_until_asked():
+    path = os.pathsep.join(sys.path)
+    proc = _run(
+        "import sys, fasthpo\n"
+        "print(sorted(m for m in ('numpy', 'scipy', 'yaml') if m in sys.modules))\n"
+        "fasthpo.SearchSpace\n"
+        "print('numpy' in sys.modules)\n",
+        path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    # The space is pure Python too: still no NumPy after touching it.
+    assert proc.stdout.split() == ["[]", "False"]
+
+
+def test_public_names_resolve():
+    for name in fasthpo.__all__:
+        assert getattr(fasthpo, name) is not None
+    assert "Tuner" in dir(fasthpo)
