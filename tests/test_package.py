@@ -11,11 +11,13 @@ from pathlib import Path
 import fasthpo
 
 
-def _run(code: str, pythonpath: str, *, site: bool = True) -> subprocess.CompletedProcess[str]:
+def _run(
+    code: str, pythonpath: str, *, site: bool = True, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": pythonpath}
     flags = [] if site else ["-S"]  # -S: no site-packages, so only PYTHONPATH can supply fasthpo
     return subprocess.run(
-        [sys.executable, *flags, "-c", code], capture_output=True, text=True, env=env
+        [sys.executable, *flags, "-c", code], capture_output=True, text=True, env=env, cwd=cwd
     )
 
 
@@ -25,7 +27,7 @@ def test_import_fails_loudly_without_the_native_extension(tmp_path):
     shutil.copytree(package, copy, ignore=shutil.ignore_patterns("_native*.so", "_native*.pyd"))
     assert not list((copy / "gp").glob("_native*.so"))
 
-    proc = _run("import fasthpo", str(tmp_path), site=False)
+    proc = _run("import fasthpo", str(tmp_path), site=False, cwd=tmp_path)
     assert proc.returncode != 0
     assert "ImportError" in proc.stderr and "native extension" in proc.stderr
     assert "pip install" in proc.stderr
