@@ -1,0 +1,34 @@
+"""Build the native extension ``fasthpo.gp._native``; metadata lives in pyproject.toml.
+
+One extension module: the Cython binding plus the plain-C kernels in ``csrc/``.
+It is compiled with portable optimisation flags only (no -march=native), so a
+wheel built here runs on any CPU of its platform.
+"""
+
+import os
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+if os.name == "nt":  # MSVC: its own flag spelling, and the maths library is the CRT
+    compile_args = ["/O2"]
+    libraries: list[str] = []
+else:
+    compile_args = ["-O3"]
+    libraries = ["m"]
+
+native = Extension(
+    "fasthpo.gp._native",
+    sources=[
+        "fasthpo/gp/_native.pyx",
+        "csrc/matern52.c",
+        "csrc/kumaraswamy.c",
+    ],
+    include_dirs=["csrc"],
+    extra_compile_args=compile_args,
+    libraries=libraries,
+)
+
+setup(
+    ext_modules=cythonize([native], compiler_directives={"language_level": 3}),
+)
