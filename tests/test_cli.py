@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,15 @@ import yaml
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+# Subprocesses start outside the checkout: `python -m` puts the working folder on
+# sys.path, and the source tree there must not shadow the installed package.
+NEUTRAL_CWD = tempfile.gettempdir()
 
 
 def fasthpo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "fasthpo.cli", *args],
-        capture_output=True, text=True, cwd=cwd, env=ENV, timeout=600,
+        capture_output=True, text=True, cwd=cwd or NEUTRAL_CWD, env=ENV, timeout=600,
     )
 
 
@@ -39,7 +43,9 @@ def test_help_loads_no_numerical_stack():
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in ('numpy', 'scipy', 'yaml') if m in sys.modules))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=ENV, cwd=NEUTRAL_CWD
+    )
     assert proc.returncode == 0
     assert proc.stdout.strip().splitlines()[-1] == "[]"
     assert "describe" in proc.stdout and "trials" in proc.stdout

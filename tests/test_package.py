@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import fasthpo
@@ -17,7 +18,8 @@ def _run(
     env = {**os.environ, "PYTHONPATH": pythonpath}
     flags = [] if site else ["-S"]  # -S: no site-packages, so only PYTHONPATH can supply fasthpo
     return subprocess.run(
-        [sys.executable, *flags, "-c", code], capture_output=True, text=True, env=env, cwd=cwd
+        [sys.executable, *flags, "-c", code], capture_output=True, text=True, env=env,
+        cwd=cwd or tempfile.gettempdir(),  # never the checkout: its source tree would shadow
     )
 
 

@@ -120,7 +120,9 @@ class TestSQLiteStore(StoreConformance):
             "s.create_trial('j', {'x': 1})\n"
             "os.kill(os.getpid(), 9)\n"
         )
-        proc = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": ":".join(sys.path)})
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env={"PYTHONPATH": ":".join(sys.path)}, cwd=tmp_path
+        )
         assert proc.returncode == -9
         with Store(path) as store:
             assert store.get_trial("j", 1).hyperparameters == {"x": 1}

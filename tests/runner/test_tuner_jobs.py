@@ -242,7 +242,8 @@ def test_sigterm_stops_running_trials_and_marks_the_job_stopped(write_job, tmp_p
     )
     tuner = subprocess.Popen(
         [sys.executable, "-m", "fasthpo.cli", "run", str(job), "--db", str(db)],
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     assert _wait_for(lambda: _count(db, "running") == 2, timeout=30)
     tuner.send_signal(signal.SIGTERM)
