@@ -56,7 +56,36 @@ def _parser() -> argparse.ArgumentParser:
     trials.add_argument(
         "--format", choices=("table", "csv", "json"), default="table", help="output format"
     )
+    _bench_parser(verb("bench", "benchmark optimizers against each other (see `bench latency`)"))
     return parser
+
+
+def _bench_parser(bench: argparse.ArgumentParser) -> None:
+    bench.add_argument("--suite", default="quick", help="quick (CI-sized) or full (default: quick)")
+    bench.add_argument("--problems", nargs="+", metavar="NAME", help="override the suite's problems")
+    bench.add_argument(
+        "--optimizers", nargs="+", metavar="NAME", help="override the suite's optimizers"
+    )
+    bench.add_argument("--budget", type=int, help="evaluations per run")
+    bench.add_argument("--seeds", type=int, help="seeds per pair (0..K-1)")
+    bench.add_argument(
+        "--parallel", type=int, nargs="+", default=[], metavar="Q",
+        help="also simulate Q asynchronous workers (sequential runs are always made)",
+    )
+    bench.add_argument("--out", default=None, help="output folder (default: fasthpo-bench/SUITE)")
+    bench.add_argument("--workers", type=int, default=1, help="runs in parallel processes")
+    bench.add_argument("--cache", default=None, help="evaluation cache folder for real tasks")
+    bench.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    sub = bench.add_subparsers(dest="bench_verb", metavar="latency")
+    latency = sub.add_parser(
+        "latency", help="time one proposal after n observations, single-threaded"
+    )
+    latency.add_argument("--optimizers", nargs="+", dest="latency_optimizers", metavar="NAME",
+                         default=["fasthpo-random", "optuna-tpe", "optuna-gp", "skopt-gp"])
+    latency.add_argument("--dims", nargs="+", type=int, default=[5, 20], metavar="D")
+    latency.add_argument("--n", nargs="+", type=int, default=[20, 100, 300], metavar="N")
+    latency.add_argument("--cutoff", type=float, default=60.0, help="seconds per cell")
+    latency.add_argument("--loop-steps", type=int, default=5, help="asks timed in the loop")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -253,7 +282,49 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-_VERBS = {"run": _run, "list": _list, "describe": _describe, "trials": _trials}
+def _bench(args: argparse.Namespace) -> int:
+    if args.bench_verb == "latency":
+        from fasthpo.benchmark.latency import format_latency, measure_latency
+
+        cells = measure_latency(
+            args.latency_optimizers, args.dims, args.n, cutoff_s=args.cutoff,
+            loop_steps=args.loop_steps, progress=lambda text: print(text, file=sys.stderr),
+        )
+        print(format_latency(cells))
+        return 0
+
+    from fasthpo.benchmark.report import load_results, markdown_report, plot_report
+    from fasthpo.benchmark.runner import parse_plan, run_benchmark
+    from fasthpo.benchmark.suites import get_suite
+
+    suite = get_suite(args.suite)
+    plan = parse_plan(
+        problems=args.problems or suite.problems,
+        optimizers=args.optimizers or suite.optimizers,
+        budget=args.budget if args.budget is not None else suite.budget,
+        seeds=args.seeds if args.seeds is not None else suite.seeds,
+        parallel=args.parallel,
+    )
+    out = args.out or f"fasthpo-bench/{args.suite}"
+    results_file = run_benchmark(plan, out, workers=args.workers, cache_dir=args.cache)
+    results = [r for r in load_results(results_file) if r.key in set(plan.runs())]
+    report = markdown_report(results, title=f"fasthpo bench --suite {args.suite}")
+    (results_file.parent / "report.md").write_text(report, encoding="utf-8")
+    print(report)
+    if not args.no_plots:
+        try:
+            pngs = plot_report(results, results_file.parent)
+        except ImportError as exc:
+            print(f"plots skipped: {exc}", file=sys.stderr)
+        else:
+            print("plots: " + ", ".join(str(p) for p in pngs), file=sys.stderr)
+    print(f"results: {results_file}", file=sys.stderr)
+    return 0
+
+
+_VERBS = {
+    "run": _run, "list": _list, "describe": _describe, "trials": _trials, "bench": _bench,
+}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,57 @@
+"""Named benchmark suites: ``quick`` (seconds, runs in CI) and ``full`` (the published tables).
+
+A suite is only a default plan; every list can be overridden on the command line.
+Optimizers whose library is not installed are skipped with one line each, so
+the quick suite runs on a bare install with fasthpo's own strategies alone.
+"""
+
+from __future__ import annotations
+
+from fasthpo.benchmark.runner import BenchmarkPlan
+from fasthpo.errors import ConfigError
+
+PEERS = ("optuna-tpe", "optuna-gp", "skopt-gp")
+
+SUITES: dict[str, BenchmarkPlan] = {
+    "quick": BenchmarkPlan(
+        problems=(
+            "branin",
+            "hartmann3",
+            "levy-4+dead2",
+            "hartmann3+noise0.05",
+            "branin+log-auto",
+            "ackley-4+mixed",
+            "elasticnet-diabetes",
+        ),
+        optimizers=("fasthpo-random", *PEERS),
+        budget=15,
+        seeds=3,
+    ),
+    "full": BenchmarkPlan(
+        problems=(
+            "branin",
+            "hartmann6",
+            "levy-10",
+            "rosenbrock-10",
+            "ackley-20",
+            "styblinski-tang-5",
+            "hartmann6+noise0.1",
+            "levy-6+log3-auto",
+            "ackley-6+mixed",
+            "gbm-breast-cancer",
+        ),
+        optimizers=("fasthpo-random", *PEERS),
+        budget=50,
+        seeds=5,
+    ),
+}
+
+
+def get_suite(name: str) -> BenchmarkPlan:
+    """The plan of a named suite."""
+    try:
+        return SUITES[name]
+    except KeyError:
+        raise ConfigError(
+            "suite", f"unknown suite {name!r}; choose one of {', '.join(SUITES)}"
+        ) from None
