@@ -60,6 +60,7 @@ class Observations:
         self.direction: Direction = check_direction(direction)
         self.configs: list[dict[str, Any]] = []
         self.values: list[float] = []
+        self._keys: set[tuple[Any, ...]] = set()  # kept as configs arrive: asks stay O(pending)
 
     def add(self, config: Mapping[str, Any], value: float) -> dict[str, Any]:
         """Validate and record one evaluation; return the normalised configuration."""
@@ -79,6 +80,7 @@ class Observations:
         normalised = self.space.validate(config)
         self.configs.append(normalised)
         self.values.append(value)
+        self._keys.add(config_key(self.space, normalised))
         return normalised
 
     def __len__(self) -> int:
@@ -94,6 +96,6 @@ class Observations:
 
     def keys(self, extra: Iterable[Mapping[str, Any]] = ()) -> set[tuple[Any, ...]]:
         """Identities of the observed configurations plus ``extra`` (e.g. pending ones)."""
-        keys = {config_key(self.space, c) for c in self.configs}
+        keys = set(self._keys)
         keys.update(config_key(self.space, self.space.validate(c)) for c in extra)
         return keys
