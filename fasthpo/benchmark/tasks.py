@@ -1,0 +1,291 @@
+"""Real tuning tasks on scikit-learn's bundled data sets (nothing is downloaded).
+
+=====================  =========================================================  ==================
+task                   model and hyperparameters                                  value (minimised)
+=====================  =========================================================  ==================
+svm-digits             SVC(rbf) on raw digits: C [1e-3, 1e3], gamma [1e-5, 10]    3-fold CV error
+gbm-breast-cancer      HistGradientBoostingClassifier: learning_rate [1e-3, 1],   3-fold CV error
+                       max_iter [10, 200], max_leaf_nodes [4, 64],
+                       min_samples_leaf [2, 50], l2_regularization [1e-6, 10]
+mlp-wine               StandardScaler → MLPClassifier(one hidden layer, adam,      3-fold CV error
+                       max_iter 200): hidden_units [4, 128], alpha [1e-6, 1],
+                       learning_rate_init [1e-4, 1e-1], activation relu|tanh
+elasticnet-diabetes    StandardScaler → ElasticNet: alpha [1e-5, 10],             5-fold CV MSE / var(y)
+                       l1_ratio [0, 1]
+=====================  =========================================================  ==================
+
+Ranges that span decades are declared ``auto`` (as a user who does not know the
+scale would), the others ``linear``. Every evaluation is deterministic: fixed
+``random_state``, fixed shuffled folds, one thread (``n_jobs=1`` and BLAS/OpenMP
+pools limited to one thread). The elastic net's mean squared error is divided by
+the variance of the target, so 1 means "no better than predicting the mean".
+
+Evaluations are cached in one SQLite file, ``<cache_dir>/evaluations.sqlite3``
+(WAL mode, safe for concurrent processes), keyed by task name, a version string
+(the task's own version and scikit-learn's) and the canonical JSON of the
+validated configuration. Two processes computing the same configuration at once
+both compute it and store the same value. scikit-learn is imported only when a
+value is computed; a cache hit does not need it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import os
+import sqlite3
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fasthpo.benchmark.problems import Problem, canonical_json, register_family
+from fasthpo.errors import ConfigError
+from fasthpo.space import Categorical, Continuous, Integer, SearchSpace
+
+CACHE_ENV = "FASTHPO_BENCH_CACHE"
+CACHE_FILE = "evaluations.sqlite3"
+_INSTALL = "install fasthpo[bench] (or scikit-learn) to evaluate real tasks"
+
+
+def default_cache_dir() -> Path:
+    """``$FASTHPO_BENCH_CACHE``, else ``~/.cache/fasthpo/bench``."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "fasthpo" / "bench"
+
+
+def sklearn_version() -> str:
+    """The installed scikit-learn's version, read without importing it."""
+    try:
+        return importlib.metadata.version("scikit-learn")
+    except importlib.metadata.PackageNotFoundError:
+        raise ConfigError("problem", f"scikit-learn is not installed: {_INSTALL}") from None
+
+
+class EvaluationCache:
+    """A table of (task, version, config) → value in one SQLite file.
+
+    A connection is opened per call, so instances pickle and survive ``fork``;
+    writes are single ``INSERT OR IGNORE`` statements, so concurrent writers of
+    the same key keep the first value (evaluations are deterministic anyway).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError("cache_dir", f"cannot open the benchmark cache {self.path}: {exc}") from exc
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS evaluations (task TEXT NOT NULL, version TEXT NOT NULL, "
+                "config TEXT NOT NULL, value REAL NOT NULL, seconds REAL NOT NULL, "
+                "created REAL NOT NULL, PRIMARY KEY (task, version, config))"
+            )
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def get(self, task: str, version: str, config: str) -> float | None:
+        """The stored value, or None."""
+        db = self._connect()
+        try:
+            row = db.execute(
+                "SELECT value FROM evaluations WHERE task = ? AND version = ? AND config = ?",
+                (task, version, config),
+            ).fetchone()
+        finally:
+            db.close()
+        return None if row is None else float(row[0])
+
+    def put(self, task: str, version: str, config: str, value: float, seconds: float) -> None:
+        """Store a value (the first one stored for a key wins)."""
+        db = self._connect()
+        try:
+            db.execute(
+                "INSERT OR IGNORE INTO evaluations VALUES (?, ?, ?, ?, ?, ?)",
+                (task, version, config, float(value), float(seconds), time.time()),
+            )
+        finally:
+            db.close()
+
+    def count(self, task: str | None = None) -> int:
+        """How many values are stored (for one task, or all)."""
+        db = self._connect()
+        try:
+            if task is None:
+                return int(db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0])
+            return int(db.execute("SELECT COUNT(*) FROM evaluations WHERE task = ?", (task,)).fetchone()[0])
+        finally:
+            db.close()
+
+
+@dataclass(frozen=True)
+class TaskFunction:
+    """``config ↦ value`` for a real task: validate, look up the cache, else compute and store."""
+
+    task: str
+    version: str
+    space: SearchSpace
+    compute: Callable[[dict[str, Any]], float]
+    cache: EvaluationCache
+
+    def __call__(self, config: Mapping[str, Any]) -> float:
+        values = self.space.validate(config)
+        key = canonical_json(values)
+        cached = self.cache.get(self.task, self.version, key)
+        if cached is not None:
+            return cached
+        started = time.perf_counter()
+        try:
+            value = float(self.compute(values))
+        except ImportError as exc:
+            missing = exc.name or "a module"
+            raise ConfigError("problem", f"{self.task} cannot import {missing}: {_INSTALL}") from exc
+        self.cache.put(self.task, self.version, key, value, time.perf_counter() - started)
+        return value
+
+
+# --- the tasks: each compute function takes a validated config --------------------------------
+
+@functools.cache
+def _dataset(name: str) -> tuple[Any, Any]:
+    from sklearn import datasets
+
+    return getattr(datasets, f"load_{name}")(return_X_y=True)
+
+
+def _cv_score(model: Any, dataset: str, *, folds: int, stratified: bool, scoring: str | None) -> float:
+    """Mean cross-validated score on fixed shuffled folds, one thread, warnings silenced."""
+    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
+    from threadpoolctl import threadpool_limits
+
+    X, y = _dataset(dataset)
+    splitter = StratifiedKFold if stratified else KFold
+    cv = splitter(n_splits=folds, shuffle=True, random_state=0)
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence warnings at extreme settings are expected
+        scores = cross_val_score(model, X, y, cv=cv, scoring=scoring, n_jobs=1, error_score="raise")
+    return float(scores.mean())
+
+
+def svm_digits(config: dict[str, Any]) -> float:
+    """3-fold CV error of an RBF SVC on the digits (raw pixels 0..16)."""
+    from sklearn.svm import SVC
+
+    model = SVC(C=config["C"], gamma=config["gamma"])
+    return 1.0 - _cv_score(model, "digits", folds=3, stratified=True, scoring=None)
+
+
+def gbm_breast_cancer(config: dict[str, Any]) -> float:
+    """3-fold CV error of histogram gradient boosting on the breast-cancer data."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    model = HistGradientBoostingClassifier(**config, early_stopping=False, random_state=0)
+    return 1.0 - _cv_score(model, "breast_cancer", folds=3, stratified=True, scoring=None)
+
+
+def mlp_wine(config: dict[str, Any]) -> float:
+    """3-fold CV error of a one-hidden-layer MLP on the standardised wine data."""
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    mlp = MLPClassifier(
+        hidden_layer_sizes=(config["hidden_units"],), alpha=config["alpha"],
+        learning_rate_init=config["learning_rate_init"], activation=config["activation"],
+        max_iter=200, random_state=0,
+    )
+    return 1.0 - _cv_score(make_pipeline(StandardScaler(), mlp), "wine", folds=3, stratified=True,
+                           scoring=None)
+
+
+def elasticnet_diabetes(config: dict[str, Any]) -> float:
+    """5-fold CV mean squared error of a standardised elastic net, divided by var(y)."""
+    from sklearn.linear_model import ElasticNet
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(
+        StandardScaler(), ElasticNet(alpha=config["alpha"], l1_ratio=config["l1_ratio"], random_state=0)
+    )
+    mse = -_cv_score(model, "diabetes", folds=5, stratified=False, scoring="neg_mean_squared_error")
+    return mse / float(_dataset("diabetes")[1].var())
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A real task: what it is, its space, how a value is computed, and its version.
+
+    Bump ``version`` whenever ``compute`` changes what it returns, so stale cached
+    values are not reused.
+    """
+
+    description: str
+    space: Callable[[], SearchSpace]
+    compute: Callable[[dict[str, Any]], float]
+    version: str = "1"
+
+
+TASKS: dict[str, TaskSpec] = {
+    "svm-digits": TaskSpec(
+        "SVC on digits: C, gamma (both spanning decades); 3-fold CV error",
+        lambda: SearchSpace([
+            Continuous("C", 1e-3, 1e3, scaling="auto"),
+            Continuous("gamma", 1e-5, 10.0, scaling="auto"),
+        ]),
+        svm_digits,
+    ),
+    "gbm-breast-cancer": TaskSpec(
+        "gradient boosting on breast cancer: 5 hyperparameters, 3 integer; 3-fold CV error",
+        lambda: SearchSpace([
+            Continuous("learning_rate", 1e-3, 1.0, scaling="auto"),
+            Integer("max_iter", 10, 200, scaling="linear"),
+            Integer("max_leaf_nodes", 4, 64, scaling="linear"),
+            Integer("min_samples_leaf", 2, 50, scaling="linear"),
+            Continuous("l2_regularization", 1e-6, 10.0, scaling="auto"),
+        ]),
+        gbm_breast_cancer,
+    ),
+    "mlp-wine": TaskSpec(
+        "MLP on wine: width, alpha, learning rate, activation; 3-fold CV error",
+        lambda: SearchSpace([
+            Integer("hidden_units", 4, 128, scaling="auto"),
+            Continuous("alpha", 1e-6, 1.0, scaling="auto"),
+            Continuous("learning_rate_init", 1e-4, 1e-1, scaling="auto"),
+            Categorical("activation", ("relu", "tanh")),
+        ]),
+        mlp_wine,
+    ),
+    "elasticnet-diabetes": TaskSpec(
+        "elastic net on diabetes: alpha, l1_ratio; 5-fold CV MSE / var(y)",
+        lambda: SearchSpace([
+            Continuous("alpha", 1e-5, 10.0, scaling="auto"),
+            Continuous("l1_ratio", 0.0, 1.0, scaling="linear"),
+        ]),
+        elasticnet_diabetes,
+    ),
+}
+
+
+def build_task(name: str, cache_dir: str | os.PathLike[str] | None = None) -> Problem:
+    """The real task ``name`` as a :class:`Problem` (``optimum=None``), cached under ``cache_dir``."""
+    spec = TASKS[name]
+    version = f"{spec.version}/scikit-learn-{sklearn_version()}"
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    space = spec.space()
+    cache = EvaluationCache(folder.expanduser() / CACHE_FILE)
+    return Problem(name, space, TaskFunction(name, version, space, spec.compute, cache))
+
+
+for _name, _spec in TASKS.items():
+    register_family(_name, _spec.description, functools.partial(build_task, _name))
