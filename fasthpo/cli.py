@@ -308,12 +308,13 @@ def _bench(args: argparse.Namespace) -> int:
     out = args.out or f"fasthpo-bench/{args.suite}"
     results_file = run_benchmark(plan, out, workers=args.workers, cache_dir=args.cache)
     results = [r for r in load_results(results_file) if r.key in set(plan.runs())]
-    report = markdown_report(results, title=f"fasthpo bench --suite {args.suite}")
+    order = {"problems": plan.problems, "optimizers": plan.optimizers}
+    report = markdown_report(results, title=f"fasthpo bench --suite {args.suite}", **order)
     (results_file.parent / "report.md").write_text(report, encoding="utf-8")
-    print(report)
+    sys.stdout.write(report)
     if not args.no_plots:
         try:
-            pngs = plot_report(results, results_file.parent)
+            pngs = plot_report(results, results_file.parent, **order)
         except ImportError as exc:
             print(f"plots skipped: {exc}", file=sys.stderr)
         else:

@@ -127,11 +127,33 @@ def mean_ranks(curves: dict[RunKey, np.ndarray], parallel: int = 1) -> dict[str,
     return {p: {o: float(np.mean(v)) for o, v in opts.items()} for p, opts in ranks.items()}
 
 
-def markdown_report(results: Sequence[RunResult], *, title: str = "Benchmark results") -> str:
-    """Final-regret, rank, proposal-time and parallelism tables, in markdown."""
+def _axes(
+    curves: dict[RunKey, np.ndarray], problems: Sequence[str] | None,
+    optimizers: Sequence[str] | None,
+) -> tuple[list[str], list[str]]:
+    """Problems and optimizers present in ``curves``, in the given order when one is given."""
+    present_p = _order(k.problem for k in curves)
+    present_o = _order(k.optimizer for k in curves)
+    return (
+        [p for p in problems if p in present_p] if problems else present_p,
+        [o for o in optimizers if o in present_o] if optimizers else present_o,
+    )
+
+
+def markdown_report(
+    results: Sequence[RunResult],
+    *,
+    title: str = "Benchmark results",
+    problems: Sequence[str] | None = None,
+    optimizers: Sequence[str] | None = None,
+) -> str:
+    """Final-regret, rank, proposal-time and parallelism tables, in markdown.
+
+    ``problems`` and ``optimizers`` set the order of rows and columns (default:
+    as found in ``results``).
+    """
     curves = regret_curves(results)
-    problems = _order(k.problem for k in curves)
-    optimizers = _order(k.optimizer for k in curves)
+    problems, optimizers = _axes(curves, problems, optimizers)
     parts = [f"# {title}", ""]
     budgets = sorted({k.budget for k in curves})
     seeds = sorted({k.seed for k in curves})
@@ -177,17 +199,27 @@ def markdown_report(results: Sequence[RunResult], *, title: str = "Benchmark res
     rows.append(["**overall**", *(f"**{_fmt(x)}**" for x in overall)])
     parts.append(_table(["problem", *optimizers], rows))
 
-    parts += ["", "## Proposal time per step (median, ms)", ""]
+    parts += [
+        "",
+        "## Proposal time (ms): mean per proposal / median of the last proposal",
+        "",
+        "The mean includes the initial random proposals of model-based optimizers; the last "
+        "proposal is made with budget − 1 observations.",
+        "",
+    ]
     by_run = {r.key: r for r in results if r.status == "ok"}
     rows = []
     for problem in problems:
         row = [problem]
         for o in optimizers:
-            times = np.concatenate(
-                [by_run[k].propose_s for k in curves if k.problem == problem and k.optimizer == o]
-                or [np.array([np.nan])]
-            )
-            row.append(_fmt(1e3 * float(np.nanmedian(times))) if np.isfinite(times).any() else "-")
+            runs = [by_run[k].propose_s for k in curves
+                    if k.problem == problem and k.optimizer == o and k.parallel == 1]
+            if not runs:
+                row.append("-")
+                continue
+            mean = 1e3 * float(np.mean(np.concatenate(runs)))
+            last = 1e3 * float(np.median([t[-1] for t in runs]))
+            row.append(f"{_fmt(mean)} / {_fmt(last)}")
         rows.append(row)
     parts.append(_table(["problem", *optimizers], rows))
 
@@ -213,7 +245,13 @@ def _median_final(curves: dict[RunKey, np.ndarray], problem: str, optimizer: str
     return float(np.median(finals)) if finals else np.nan
 
 
-def plot_report(results: Sequence[RunResult], out_dir: str | Path) -> list[Path]:
+def plot_report(
+    results: Sequence[RunResult],
+    out_dir: str | Path,
+    *,
+    problems: Sequence[str] | None = None,
+    optimizers: Sequence[str] | None = None,
+) -> list[Path]:
     """Best-so-far regret curves per problem and proposal time against n, as PNG files.
 
     Needs matplotlib (the ``bench`` extra); raises ImportError with the install hint if missing.
@@ -228,8 +266,7 @@ def plot_report(results: Sequence[RunResult], out_dir: str | Path) -> list[Path]
 
     out = Path(out_dir)
     curves = regret_curves(results)
-    problems = _order(k.problem for k in curves)
-    optimizers = _order(k.optimizer for k in curves)
+    problems, optimizers = _axes(curves, problems, optimizers)
     colors = {o: plt.get_cmap("tab10")(i % 10) for i, o in enumerate(optimizers)}
 
     cols = min(3, len(problems)) or 1

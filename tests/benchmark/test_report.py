@@ -67,8 +67,15 @@ def test_markdown_report_tables():
     assert text.startswith("# T")
     assert "| branin | **1 [0.9, 1.1]** | 2.5 [2.25, 2.75] |" in text
     assert "| **overall** | **1** | **2** |" in text
-    assert "| branin | 2 | 2 |" in text  # 2 ms proposals
+    assert "| branin | 2 / 2 | 2 / 2 |" in text  # 2 ms proposals: mean / last
     assert "| branin (q=4) | 2 | 1 |" in text  # parallel regret ratios
+
+
+def test_rows_and_columns_follow_the_given_order():
+    results = [_result(p, o, 0, [1.0, 0.5]) for p in ("branin", "hartmann3") for o in ("a", "b")]
+    text = markdown_report(results, problems=["hartmann3", "branin"], optimizers=["b", "a"])
+    assert "| problem | b | a |" in text
+    assert text.index("| hartmann3 |") < text.index("| branin |")
 
 
 def test_failed_runs_are_listed_not_scored():
