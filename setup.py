@@ -23,6 +23,7 @@ native = Extension(
         "fasthpo/gp/_native.pyx",
         "csrc/matern52.c",
         "csrc/kumaraswamy.c",
+        "csrc/logei.c",
     ],
     include_dirs=["csrc"],
     extra_compile_args=compile_args,

@@ -43,6 +43,37 @@ int fh_matern52_cross(const double *X1, ptrdiff_t n1,
                       const double *lengthscales, double amplitude,
                       double *K);
 
+/* ---- Matérn-5/2 gradients --------------------------------------------------
+ *
+ * With s = sqrt(5) r, q = (1 + s) exp(-s) and the scaled difference
+ * dz_k = (x_k - x'_k) / lengthscales[k]:
+ *   dk/dlog lengthscales[k] =  (5/3) amplitude q dz_k^2,
+ *   dk/dx_k                 = -(5/3) amplitude q dz_k / lengthscales[k].
+ * Both are O(n^2 d) single passes that never form an n x n x d tensor, and
+ * sum in an order fixed by the sizes alone: results are bit-reproducible.
+ */
+
+/* Log-marginal-likelihood gradient pieces of K = k(X, X) against a symmetric
+ * weight matrix W (n x n; the caller passes alpha alpha^T - K_y^{-1}):
+ *   g_log_ls[k] = 1/2 sum_ij W_ij dK_ij/dlog lengthscales[k]   (d, out),
+ *   *g_log_amp  = 1/2 sum_ij W_ij K_ij                         (out),
+ *   G_X[i, k]   = sum_j W_ij dk(x_i, x_j)/dx_ik                (n x d, out;
+ *                 skipped when G_X is NULL).
+ * Only the upper triangle of W, diagonal included (W_ij with i <= j), is read.
+ * X: n x d. Scratch: 2 n d + 2 d doubles. */
+int fh_matern52_lml_grad(const double *X, ptrdiff_t n, ptrdiff_t d,
+                         const double *lengthscales, double amplitude,
+                         const double *W, double *g_log_ls, double *g_log_amp,
+                         double *G_X);
+
+/* G[c, k] = sum_i V[c, i] dk(xc_c, x_i)/dxc_ck for candidates Xc (m x d)
+ * against points X (n x d) with weights V (m x n); G: m x d (out).
+ * Scratch: 2 n d + 2 d doubles. */
+int fh_matern52_cross_grad(const double *Xc, ptrdiff_t m,
+                           const double *X, ptrdiff_t n, ptrdiff_t d,
+                           const double *lengthscales, double amplitude,
+                           const double *V, double *G);
+
 /* ---- Kumaraswamy CDF input warp on [0, 1] ----------------------------------
  *
  *   w(x) = 1 - (1 - x^a)^b,   a > 0, b > 0.
@@ -67,6 +98,26 @@ void fh_kumaraswamy_inverse(const double *w, ptrdiff_t n, double a, double b,
  * At x >= 1: dw_da = dw_db = 0 and dw_dx = +inf (b < 1), a (b = 1), 0 (b > 1). */
 void fh_kumaraswamy_grad(const double *x, ptrdiff_t n, double a, double b,
                          double *dw_dx, double *dw_da, double *dw_db);
+
+/* ---- Log expected improvement (minimisation) -------------------------------
+ *
+ *   EI = E[max(best - f, 0)], f ~ N(mu, sigma^2),  = sigma h(z),
+ *   z  = (best - mu) / sigma,  h(z) = phi(z) + z Phi(z).
+ *
+ * Computed without cancellation for every z: finite wherever log EI is a
+ * finite double (|z| up to ~1e154), -inf beyond; never NaN for finite mu,
+ * finite best and finite sigma > 0.
+ */
+
+/* log_ei[i] = log EI(mu[i], sigma[i]); when d_mu and d_sigma are both non-NULL
+ * they receive d log EI / d mu = -Phi(z) / (sigma h(z)) and
+ * d log EI / d sigma = phi(z) / (sigma h(z)). */
+void fh_log_ei(const double *mu, const double *sigma, ptrdiff_t m, double best,
+               double *log_ei, double *d_mu, double *d_sigma);
+
+/* out[i] = erfcx(x[i]) = exp(x^2) erfc(x), to about an ulp for x >= 0; +inf
+ * where it overflows (x < -26.6), NaN for NaN. */
+void fh_erfcx(const double *x, ptrdiff_t n, double *out);
 
 #ifdef __cplusplus
 }

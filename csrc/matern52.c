@@ -1,5 +1,6 @@
 /*
- * Matérn-5/2 ARD kernel matrices (see fasthpo_native.h for the contract).
+ * Matérn-5/2 ARD kernel matrices and the fused gradient passes built on them
+ * (see fasthpo_native.h for the contracts).
  *
  * Layout of the work: the second set of points is copied, scaled by
  * 1/lengthscale, into a transposed scratch buffer ZT (d x n2), so that for a
@@ -156,5 +157,235 @@ int fh_matern52_cross(const double *X1, ptrdiff_t n1,
         }
     }
     free(Z1);
+    return FH_OK;
+}
+
+/* ---- Gradients --------------------------------------------------------------
+ *
+ * Both derivatives of k share one factor. With s = sqrt(5) r and the scaled
+ * difference dz_k = (x_k - x'_k) / l_k:
+ *
+ *   dk/dlog l_k = q (5/3) a dz_k^2,        dk/dx_k = -q (5/3) a dz_k / l_k,
+ *   q           = (1 + s) e^{-s},
+ *
+ * where r has cancelled, so both are smooth at r = 0 (where they vanish).
+ *
+ * Each pass first sweeps a block of columns with the transposed layout above to
+ * get r^2 (inner loop over columns, vectorised), turns those into per-pair
+ * weights w_ij q_ij, and then accumulates the gradients pair by pair with the
+ * inner loop over the d coordinates of the row-major copy Z: every update there
+ * is elementwise into a length-d accumulator (no reduction across the loop), so
+ * it vectorises too, and the summation order is fixed by the loop structure
+ * alone. The results are therefore bit-for-bit reproducible, and the constant
+ * factor (5/3) a and the 1/l_k are applied once at the end. */
+
+/* out[j - j0] = squared scaled distance from z to column j of ZT, j in [j0, j1);
+ * the same arithmetic, in the same order, as kernel_row. */
+static void sq_dist_row(const double *restrict z, ptrdiff_t z_stride,
+                        const double *restrict ZT, ptrdiff_t ld, ptrdiff_t d,
+                        ptrdiff_t j0, ptrdiff_t j1, double *restrict out)
+{
+    const ptrdiff_t len = j1 - j0;
+    for (ptrdiff_t j = 0; j < len; ++j) {
+        out[j] = 0.0;
+    }
+    for (ptrdiff_t k = 0; k < d; ++k) {
+        const double zk = z[k * z_stride];
+        const double *restrict col = ZT + k * ld + j0;
+        for (ptrdiff_t j = 0; j < len; ++j) {
+            const double diff = zk - col[j];
+            out[j] += diff * diff;
+        }
+    }
+}
+
+/* acc_l[k] += q dz_k^2 for one pair (row zi, row zj of Z). */
+static inline void pair_ls(const double *restrict zi, const double *restrict zj, double q,
+                           ptrdiff_t d, double *restrict acc_l)
+{
+    for (ptrdiff_t k = 0; k < d; ++k) {
+        const double diff = zi[k] - zj[k];
+        acc_l[k] += (q * diff) * diff;
+    }
+}
+
+/* As pair_ls, and the input-gradient terms q dz_k: summed into acc_x for row i
+ * and added to row j's gradient gj (the pair's other end, of opposite sign). */
+static inline void pair_ls_x(const double *restrict zi, const double *restrict zj, double q,
+                             ptrdiff_t d, double *restrict acc_l, double *restrict acc_x,
+                             double *restrict gj)
+{
+    for (ptrdiff_t k = 0; k < d; ++k) {
+        const double diff = zi[k] - zj[k];
+        const double t = q * diff;
+        acc_l[k] += t * diff;
+        acc_x[k] += t;
+        gj[k] += t;
+    }
+}
+
+int fh_matern52_lml_grad(const double *X, ptrdiff_t n, ptrdiff_t d,
+                         const double *lengthscales, double amplitude,
+                         const double *W, double *g_log_ls, double *g_log_amp,
+                         double *G_X)
+{
+    for (ptrdiff_t k = 0; k < d; ++k) {
+        g_log_ls[k] = 0.0;
+    }
+    *g_log_amp = 0.0;
+    if (G_X != NULL) {
+        for (ptrdiff_t e = 0; e < n * d; ++e) {
+            G_X[e] = 0.0;
+        }
+    }
+    if (n <= 0) {
+        return FH_OK;
+    }
+    /* One buffer: Z (n x d), ZT (d x n), then two accumulators of length d. */
+    double *Z = alloc_rows(2 * n + 2, d);
+    if (Z == NULL) {
+        return FH_ENOMEM;
+    }
+    double *ZT = Z + n * d;
+    double *acc_l = ZT + n * d;
+    double *acc_x = acc_l + d;
+    scale_rows(X, n, d, lengthscales, Z);
+    scale_transpose(X, n, d, lengthscales, ZT);
+    double r2[FH_BLOCK];
+    double q[FH_BLOCK];
+
+    /* The diagonal: K_ii = a, and no derivative in l or x. */
+    double k_sum = 0.0; /* sum over pairs of W_ij K_ij / a, each unordered pair once */
+    for (ptrdiff_t i = 0; i < n; ++i) {
+        k_sum += 0.5 * W[i * n + i];
+    }
+
+    /* Strict upper triangle (each unordered pair once, which absorbs the 1/2 of
+     * the symmetric double sum), block of columns by block of columns. */
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += FH_BLOCK) {
+        const ptrdiff_t j1 = (n - j0 > FH_BLOCK) ? j0 + FH_BLOCK : n;
+        for (ptrdiff_t i = 0; i + 1 < j1; ++i) {
+            const ptrdiff_t start = (i + 1 > j0) ? i + 1 : j0;
+            const ptrdiff_t len = j1 - start;
+            const double *Wi = W + i * n + start;
+            sq_dist_row(ZT + i, n, ZT, n, d, start, j1, r2);
+
+            double row_k = 0.0;
+            for (ptrdiff_t j = 0; j < len; ++j) {
+                const double s = FH_SQRT5 * sqrt(r2[j]);
+                const double e = exp(-s);
+                row_k += Wi[j] * ((1.0 + s + s * s * (1.0 / 3.0)) * e);
+                q[j] = Wi[j] * ((1.0 + s) * e);
+            }
+            k_sum += row_k;
+
+            const double *zi = Z + i * d;
+            for (ptrdiff_t k = 0; k < d; ++k) {
+                acc_l[k] = 0.0;
+                acc_x[k] = 0.0;
+            }
+            if (G_X != NULL) {
+                for (ptrdiff_t j = 0; j < len; ++j) {
+                    pair_ls_x(zi, Z + (start + j) * d, q[j], d, acc_l, acc_x,
+                              G_X + (start + j) * d);
+                }
+                for (ptrdiff_t k = 0; k < d; ++k) {
+                    G_X[i * d + k] -= acc_x[k];
+                }
+            } else {
+                for (ptrdiff_t j = 0; j < len; ++j) {
+                    pair_ls(zi, Z + (start + j) * d, q[j], d, acc_l);
+                }
+            }
+            for (ptrdiff_t k = 0; k < d; ++k) {
+                g_log_ls[k] += acc_l[k];
+            }
+        }
+    }
+
+    const double c = (5.0 / 3.0) * amplitude;
+    for (ptrdiff_t k = 0; k < d; ++k) {
+        g_log_ls[k] *= c;
+    }
+    *g_log_amp = amplitude * k_sum;
+    if (G_X != NULL) {
+        for (ptrdiff_t k = 0; k < d; ++k) {
+            acc_x[k] = c / lengthscales[k];
+        }
+        for (ptrdiff_t i = 0; i < n; ++i) {
+            for (ptrdiff_t k = 0; k < d; ++k) {
+                G_X[i * d + k] *= acc_x[k];
+            }
+        }
+    }
+    free(Z);
+    return FH_OK;
+}
+
+/* acc[k] += q dz_k for one pair (candidate zc, row zj of Z). */
+static inline void pair_x(const double *restrict zc, const double *restrict zj, double q,
+                          ptrdiff_t d, double *restrict acc)
+{
+    for (ptrdiff_t k = 0; k < d; ++k) {
+        acc[k] += q * (zc[k] - zj[k]);
+    }
+}
+
+int fh_matern52_cross_grad(const double *Xc, ptrdiff_t m,
+                           const double *X, ptrdiff_t n, ptrdiff_t d,
+                           const double *lengthscales, double amplitude,
+                           const double *V, double *G)
+{
+    for (ptrdiff_t e = 0; e < m * d; ++e) {
+        G[e] = 0.0;
+    }
+    if (m <= 0 || n <= 0) {
+        return FH_OK;
+    }
+    /* One buffer: Z (n x d), ZT (d x n), the scaled candidate and an accumulator. */
+    double *Z = alloc_rows(2 * n + 2, d);
+    if (Z == NULL) {
+        return FH_ENOMEM;
+    }
+    double *ZT = Z + n * d;
+    double *zc = ZT + n * d;
+    double *acc = zc + d;
+    scale_rows(X, n, d, lengthscales, Z);
+    scale_transpose(X, n, d, lengthscales, ZT);
+    double r2[FH_BLOCK];
+    double q[FH_BLOCK];
+
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += FH_BLOCK) {
+        const ptrdiff_t j1 = (n - j0 > FH_BLOCK) ? j0 + FH_BLOCK : n;
+        const ptrdiff_t len = j1 - j0;
+        for (ptrdiff_t c = 0; c < m; ++c) {
+            scale_rows(Xc + c * d, 1, d, lengthscales, zc);
+            sq_dist_row(zc, 1, ZT, n, d, j0, j1, r2);
+            const double *Vc = V + c * n + j0;
+            for (ptrdiff_t j = 0; j < len; ++j) {
+                const double s = FH_SQRT5 * sqrt(r2[j]);
+                q[j] = Vc[j] * ((1.0 + s) * exp(-s));
+            }
+            for (ptrdiff_t k = 0; k < d; ++k) {
+                acc[k] = 0.0;
+            }
+            for (ptrdiff_t j = 0; j < len; ++j) {
+                pair_x(zc, Z + (j0 + j) * d, q[j], d, acc);
+            }
+            for (ptrdiff_t k = 0; k < d; ++k) {
+                G[c * d + k] -= acc[k];
+            }
+        }
+    }
+
+    for (ptrdiff_t k = 0; k < d; ++k) {
+        acc[k] = (5.0 / 3.0) * amplitude / lengthscales[k];
+    }
+    for (ptrdiff_t c = 0; c < m; ++c) {
+        for (ptrdiff_t k = 0; k < d; ++k) {
+            G[c * d + k] *= acc[k];
+        }
+    }
+    free(Z);
     return FH_OK;
 }

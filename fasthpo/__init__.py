@@ -31,6 +31,7 @@ _LAZY = {
     "SearchSpace": "fasthpo.space",
     "RandomSearch": "fasthpo.strategies.random",
     "GridSearch": "fasthpo.strategies.grid",
+    "BayesianOptimizer": "fasthpo.strategies.bayesian",
     "Tuner": "fasthpo.runner.tuner",
     "Objective": "fasthpo.objective",
     "ConfigError": "fasthpo.errors",

@@ -104,7 +104,7 @@ def test_defaults(tmp_path):
     job = parse_job(_minimal(), base_dir=tmp_path)
     assert job.workdir == str(tmp_path.resolve())
     assert job.limits == Limits(max_trials=20, max_parallel=1, max_runtime_per_trial=None)
-    assert job.strategy == "random"
+    assert job.strategy == "bayesian"
     assert job.seed is None
     assert job.env == {} and job.static_hyperparameters == {} and job.metrics == ()
     partial = parse_job(_minimal(limits={"max_parallel": 4}), base_dir=tmp_path)
@@ -396,7 +396,8 @@ def test_strategy_refusals(tmp_path):
         r"^strategy: unknown strategy 'randm' \(did you mean 'random'\?\)",
         tmp_path,
     )
-    _refused(_minimal(strategy="bayesian"), r"^strategy: strategy 'bayesian' is not available", tmp_path)
+    _refused(_minimal(strategy="hyperband"), r"^strategy: strategy 'hyperband' is not available", tmp_path)
+    assert parse_job(_minimal(strategy="bayesian"), base_dir=tmp_path).strategy == "bayesian"
     assert parse_job(_minimal(strategy="grid"), base_dir=tmp_path).strategy == "grid"
 
 

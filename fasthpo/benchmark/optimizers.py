@@ -165,6 +165,12 @@ def _fasthpo_random(space: SearchSpace, seed: int) -> AskTell:
     return RandomSearch(space, seed=seed, direction="minimize")
 
 
+def _fasthpo_bayesian(space: SearchSpace, seed: int) -> AskTell:
+    from fasthpo.strategies.bayesian import BayesianOptimizer
+
+    return BayesianOptimizer(space, seed=seed, direction="minimize")
+
+
 def _fasthpo_grid(space: SearchSpace, seed: int) -> AskTell:
     from fasthpo.strategies.grid import GridSearch
 
@@ -403,6 +409,13 @@ _OPTIMIZERS: dict[str, OptimizerSpec] = {
             install_hint="",
         ),
         OptimizerSpec(
+            name="fasthpo-bayesian",
+            description="fasthpo BayesianOptimizer: native Matérn-5/2 GP, MAP fit, LogEI",
+            requires=(),
+            factory=_fasthpo_bayesian,
+            install_hint="",
+        ),
+        OptimizerSpec(
             name="fasthpo-grid",
             description="fasthpo GridSearch: 5 points per continuous range, seeded walking order",
             requires=(),
@@ -435,7 +448,7 @@ _OPTIMIZERS: dict[str, OptimizerSpec] = {
     )
 }
 
-_ALIASES = {"random": "fasthpo-random", "grid": "fasthpo-grid"}
+_ALIASES = {"random": "fasthpo-random", "grid": "fasthpo-grid", "bayesian": "fasthpo-bayesian"}
 
 
 def optimizer_names() -> list[str]:

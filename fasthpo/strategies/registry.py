@@ -19,10 +19,11 @@ from fasthpo.strategies.base import Strategy
 _STRATEGIES: dict[str, str] = {
     "random": "fasthpo.strategies.random:RandomSearch",
     "grid": "fasthpo.strategies.grid:GridSearch",
+    "bayesian": "fasthpo.strategies.bayesian:BayesianOptimizer",
 }
-_PLANNED = ("bayesian", "hyperband")
+_PLANNED = ("hyperband",)
 
-DEFAULT_STRATEGY = "random"
+DEFAULT_STRATEGY = "bayesian"
 
 
 def available_strategies() -> tuple[str, ...]:

@@ -193,7 +193,8 @@ def test_tell_refuses_bad_values_and_configs(name):
 def test_aliases_and_names():
     assert get_optimizer("random") is get_optimizer("fasthpo-random")
     assert get_optimizer("grid").name == "fasthpo-grid"
-    assert NAMES[:2] == ["fasthpo-random", "fasthpo-grid"]
+    assert get_optimizer("bayesian").name == "fasthpo-bayesian"
+    assert NAMES[:3] == ["fasthpo-random", "fasthpo-bayesian", "fasthpo-grid"]
     assert {"optuna-tpe", "optuna-gp", "skopt-gp"} <= set(NAMES)
 
 

@@ -132,7 +132,7 @@ def test_static_hyperparameters_reach_the_function(tmp_path):
         ({"max_trials": True}, "max_trials"),
         ({"name": "../escape"}, "name"),
         ({"seed": -1}, "seed"),
-        ({"strategy": "bayesian"}, "strategy"),
+        ({"strategy": "hyperband"}, "strategy"),
         ({"strategy": object()}, "strategy"),
     ],
 )

@@ -253,7 +253,7 @@ def test_sigterm_stops_running_trials_and_marks_the_job_stopped(write_job, tmp_p
         trials = store.trials("toy")
         assert store.get_job("toy").status == "stopped"
     assert len(trials) == 2
-    assert all(t.status == "stopped" for t in trials)
+    assert [(t.status, t.error) for t in trials] == [("stopped", "the tuner was interrupted")] * 2
 
 
 def _count(db: Path, status: str) -> int:

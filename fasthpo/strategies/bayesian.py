@@ -1,0 +1,241 @@
+"""Bayesian optimisation: a Gaussian-process surrogate and log expected improvement.
+
+How a proposal is made:
+
+1. **Initial design.** Until ``n_initial`` results exist (pending trials count),
+   proposals come from a scrambled Sobol sequence.
+2. **Model.** Observations are encoded (categoricals one-hot), their values
+   robustly standardised (a diverged run cannot flatten the rest), and a
+   Matérn-5/2 ARD GP is fitted by MAP. *Refit policy*: the hyperparameters are
+   refitted at every step while n ≤ ``refit_all_below``, then whenever n has
+   grown by ``refit_growth`` (10 %) since the last fit; in between, new results
+   extend the Cholesky factor by rank-one updates with the hyperparameters and
+   output transform held fixed. Above ``max_points`` observations the model is
+   fitted to a subset: the best half and a random sample of the rest.
+3. **Pending trials** (running ones, and earlier proposals of the same batch)
+   enter as fantasies: the kriging believer appends each at its posterior mean,
+   so the next proposal moves elsewhere.
+4. **Acquisition.** LogEI is evaluated on Sobol candidates plus perturbations
+   of the best observed points; the best few are polished by L-BFGS-B with
+   analytic gradients (continuous and integer coordinates), snapped to valid
+   encodings, and the best that is not a duplicate of an observed or pending
+   configuration is proposed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy.stats import qmc
+
+from fasthpo.gp.acquisition import LogExpectedImprovement, polish
+from fasthpo.gp.model import GaussianProcess, Hyperparameters, fit_hyperparameters
+from fasthpo.gp.transforms import RobustStandardizer
+from fasthpo.objective import Direction
+from fasthpo.space import SearchSpace
+from fasthpo.strategies.base import Observations, check_count, config_key
+from fasthpo.strategies.encoding import SpaceEncoder
+from fasthpo.strategies.random import finite_size
+
+log = logging.getLogger("fasthpo.bayesian")
+
+
+class BayesianOptimizer:
+    """GP-based proposals with the ask/tell face of every strategy.
+
+    Parameters
+    ----------
+    space
+        The search space.
+    seed
+        Seed of every random choice (initial design, candidates, subsets).
+    direction
+        ``"minimize"`` or ``"maximize"``.
+    n_initial
+        Size of the quasi-random initial design (default: between 5 and 10,
+        growing with the number of hyperparameters).
+    refit_all_below, refit_growth
+        The refit policy (see the module docstring).
+    max_points
+        Largest number of observations the GP is fitted to.
+    candidates
+        Quasi-random candidates per proposal (as many again come from
+        perturbing the best points).
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        seed: int | None = None,
+        direction: Direction = "minimize",
+        n_initial: int | None = None,
+        refit_all_below: int = 40,
+        refit_growth: float = 0.1,
+        max_points: int = 1500,
+        candidates: int = 256,
+    ) -> None:
+        self.space = space
+        self._observations = Observations(space, direction)
+        self.direction = self._observations.direction
+        self._sign = 1.0 if self.direction == "minimize" else -1.0
+        self._encoder = SpaceEncoder(space)
+        self._rng = np.random.default_rng(seed)
+        self._sobol = qmc.Sobol(len(space), scramble=True, seed=self._rng)
+        self.n_initial = n_initial or min(10, max(5, len(space) + 1))
+        self.refit_all_below = refit_all_below
+        self.refit_growth = refit_growth
+        self.max_points = max_points
+        self.n_candidates = candidates
+        self._size = finite_size(space)
+        self._Z = np.zeros((0, self._encoder.dim))
+        self._hp: Hyperparameters | None = None
+        self._model: GaussianProcess | None = None
+        self._transform: RobustStandardizer | None = None
+        self._model_rows: list[int] = []  # observation indices the model holds
+        self._fitted_n = 0
+
+    # -- the ask/tell face -----------------------------------------------------------
+
+    def tell(self, config: Mapping[str, Any], value: float) -> None:
+        """Record a finished evaluation (validated; a bad call changes nothing)."""
+        normalised = self._observations.add(config, value)
+        self._Z = np.vstack([self._Z, self._encoder.encode([normalised])])
+
+    def best(self) -> tuple[dict[str, Any], float] | None:
+        """Best configuration and value told so far."""
+        return self._observations.best()
+
+    def ask(
+        self, n: int = 1, *, pending: Sequence[Mapping[str, Any]] = ()
+    ) -> list[dict[str, Any]]:
+        """Return up to ``n`` new configurations (fewer only when a finite space is used up)."""
+        n = check_count(n)
+        pending = [self.space.validate(c) for c in pending]
+        taken = self._observations.keys(pending)
+        proposals: list[dict[str, Any]] = []
+        gp: GaussianProcess | None = None
+        best = math.inf  # incumbent in model units, fantasies included (the kriging believer)
+        fantasies = self._encoder.encode(pending) if pending else np.zeros((0, self._encoder.dim))
+        for _ in range(n):
+            if self._size is not None and len(taken) >= self._size:
+                break
+            if len(self._observations) + len(pending) + len(proposals) < self.n_initial or (
+                len(self._observations) == 0
+            ):
+                config = self._initial(taken)
+            else:
+                if gp is None:
+                    gp, best = self._condition(fantasies)
+                config = self._propose(gp, best, taken)
+                z = self._encoder.encode([config])
+                believed = float(gp.predict(z)[0][0])
+                gp.append(z[0], believed)
+                best = min(best, believed)
+            taken.add(config_key(self.space, config))
+            proposals.append(config)
+        return proposals
+
+    # -- proposals --------------------------------------------------------------------
+
+    def _initial(self, taken: set[tuple[Any, ...]]) -> dict[str, Any]:
+        for _ in range(64):
+            config = self.space.from_unit(self._sobol.random(1)[0].tolist())
+            if config_key(self.space, config) not in taken:
+                return config
+        return self._random_free(taken)
+
+    def _random_free(self, taken: set[tuple[Any, ...]]) -> dict[str, Any]:
+        from fasthpo.strategies.random import RandomSearch
+
+        search = RandomSearch(self.space, seed=int(self._rng.integers(2**31)))
+        for _ in range(256):
+            config = search.ask(1)[0]
+            if config_key(self.space, config) not in taken:
+                return config
+        return config
+
+    def _condition(self, fantasies: np.ndarray) -> tuple[GaussianProcess, float]:
+        """A copy of the model (refitted if due) with pending points appended as fantasies,
+        and the incumbent value in model units, fantasies included."""
+        model = self._update_model()
+        assert self._transform is not None
+        y = self._sign * np.asarray(self._observations.values)
+        best = float(self._transform.transform(np.array([y.min()]))[0])
+        gp = model.copy()
+        for z in fantasies:
+            believed = float(gp.predict(z[None, :])[0][0])
+            gp.append(z, believed)
+            best = min(best, believed)
+        return gp, best
+
+    def _update_model(self) -> GaussianProcess:
+        n = len(self._observations)
+        y = self._sign * np.asarray(self._observations.values)
+        due = (
+            self._model is None
+            or n <= self.refit_all_below
+            or n >= math.ceil(self._fitted_n * (1.0 + self.refit_growth))
+        )
+        if due:
+            rows = self._subset(y)
+            self._transform = RobustStandardizer.fit(y[rows])
+            X, t = self._Z[rows], self._transform.transform(y[rows])
+            dim = self._encoder.dim
+            starts = [self._hp] if self._hp is not None else []
+            if self._hp is None or n <= self.refit_all_below:
+                starts.append(Hyperparameters.prior_mode(dim))
+            self._hp = fit_hyperparameters(X, t, starts=starts)
+            self._model = GaussianProcess(X, t, self._hp)
+            self._model_rows = list(rows)
+            self._fitted_n = n
+            log.debug("refitted the GP on %d of %d observations", len(rows), n)
+        else:
+            assert self._model is not None and self._transform is not None
+            held = set(self._model_rows)
+            for i in range(n):
+                if i not in held:
+                    value = float(self._transform.transform(y[i : i + 1])[0])
+                    self._model.append(self._Z[i], value)
+                    self._model_rows.append(i)
+        return self._model
+
+    def _subset(self, y: np.ndarray) -> list[int]:
+        n = len(y)
+        if n <= self.max_points:
+            return list(range(n))
+        order = np.argsort(y, kind="stable")
+        best = order[: self.max_points // 2]
+        rest = self._rng.choice(order[self.max_points // 2 :], self.max_points - len(best),
+                                replace=False)
+        return sorted(int(i) for i in np.concatenate([best, rest]))
+
+    def _propose(
+        self, gp: GaussianProcess, best: float, taken: set[tuple[Any, ...]]
+    ) -> dict[str, Any]:
+        enc = self._encoder
+        y = self._sign * np.asarray(self._observations.values)
+        acquisition = LogExpectedImprovement(gp, best)
+
+        top = self._Z[np.argsort(y, kind="stable")[:5]]
+        local = np.vstack([
+            enc.perturb(np.repeat(top, self.n_candidates // (2 * len(top)) + 1, axis=0), self._rng, s)
+            for s in (0.02, 0.1)
+        ])
+        quasi = enc.from_unit(self._sobol.random(self.n_candidates))
+        Z = np.vstack([quasi, local])
+        values = acquisition(Z)
+        order = np.argsort(-values, kind="stable")
+        starts = Z[order[:4]]
+        polished = enc.project(polish(acquisition, starts, enc.continuous))
+        Z = np.vstack([polished, Z[order]])
+        values = np.concatenate([acquisition(polished), values[order]])
+        for i in np.argsort(-values, kind="stable"):
+            config = enc.decode(Z[i : i + 1])[0]
+            if config_key(self.space, config) not in taken:
+                return config
+        return self._random_free(taken)

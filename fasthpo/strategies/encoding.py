@@ -1,0 +1,119 @@
+"""The model's view of a search space: configurations as points of a box, categoricals one-hot.
+
+A :class:`~fasthpo.space.SearchSpace` gives each hyperparameter one unit-cube
+coordinate. A Gaussian process needs a little more: a categorical's values are
+unordered, so it becomes one coordinate per value (one-hot), and the kernel
+sees no order between them. Continuous and integer hyperparameters keep their
+unit coordinate (integers at the centre of their slice).
+
+Shapes: ``n`` configurations, ``D`` encoded coordinates (``D ≥ len(space)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from fasthpo.space import SearchSpace
+
+
+class SpaceEncoder:
+    """Encodes configurations to ``(n, D)`` arrays in [0, 1] and back.
+
+    Attributes
+    ----------
+    dim
+        Number of encoded coordinates ``D``.
+    continuous
+        Boolean mask (D,) of coordinates a gradient optimiser may move freely
+        (continuous and integer hyperparameters; integers are rounded after).
+    """
+
+    def __init__(self, space: SearchSpace) -> None:
+        self.space = space
+        self._slices: list[slice] = []
+        start = 0
+        mask: list[bool] = []
+        for p in space:
+            width = len(p.values) if p.kind == "categorical" else 1
+            self._slices.append(slice(start, start + width))
+            mask += [p.kind != "categorical"] * width
+            start += width
+        self.dim = start
+        self.continuous = np.array(mask, dtype=bool)
+        self.has_categoricals = not self.continuous.all()
+
+    def encode(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Encode validated configurations (n, D)."""
+        Z = np.zeros((len(configs), self.dim))
+        for i, config in enumerate(configs):
+            for p, sl in zip(self.space, self._slices, strict=True):
+                if p.kind == "categorical":
+                    Z[i, sl.start + p.index(config[p.name])] = 1.0
+                else:
+                    Z[i, sl.start] = p.to_unit(config[p.name])
+        return Z
+
+    def decode(self, Z: np.ndarray) -> list[dict[str, Any]]:
+        """Configurations of encoded points (categoricals by their largest coordinate)."""
+        configs = []
+        for z in np.atleast_2d(Z):
+            config = {}
+            for p, sl in zip(self.space, self._slices, strict=True):
+                if p.kind == "categorical":
+                    config[p.name] = p.values[int(np.argmax(z[sl]))]
+                else:
+                    config[p.name] = p.from_unit(float(z[sl.start]))
+            configs.append(config)
+        return configs
+
+    def project(self, Z: np.ndarray) -> np.ndarray:
+        """Snap points to valid encodings: integers to their slice centre, one-hot exact."""
+        Z = np.clip(np.atleast_2d(np.asarray(Z, dtype=float)), 0.0, 1.0)
+        out = Z.copy()
+        for p, sl in zip(self.space, self._slices, strict=True):
+            if p.kind == "categorical":
+                hot = np.argmax(Z[:, sl], axis=1)
+                out[:, sl] = 0.0
+                out[np.arange(len(Z)), sl.start + hot] = 1.0
+            elif p.kind == "integer":
+                out[:, sl.start] = [p.to_unit(p.from_unit(float(u))) for u in Z[:, sl.start]]
+        return out
+
+    def from_unit(self, U: np.ndarray) -> np.ndarray:
+        """Encode points of the per-hyperparameter unit cube (n, len(space)), e.g. a Sobol design."""
+        U = np.atleast_2d(U)
+        Z = np.zeros((len(U), self.dim))
+        for j, (p, sl) in enumerate(zip(self.space, self._slices, strict=True)):
+            if p.kind == "categorical":
+                k = len(p.values)
+                Z[np.arange(len(U)), sl.start + np.minimum((U[:, j] * k).astype(int), k - 1)] = 1.0
+            else:
+                Z[:, sl.start] = U[:, j]
+        return self.project(Z)
+
+    def perturb(self, Z: np.ndarray, rng: np.random.Generator, scale: float) -> np.ndarray:
+        """Random neighbours of points: Gaussian steps in continuous coordinates, and each
+        categorical re-drawn with probability 1 / len(space)."""
+        Z = np.atleast_2d(Z)
+        out = Z.copy()
+        out[:, self.continuous] += rng.normal(0.0, scale, size=(len(Z), int(self.continuous.sum())))
+        flip = 1.0 / len(self.space)
+        for p, sl in zip(self.space, self._slices, strict=True):
+            if p.kind == "categorical":
+                rows = np.nonzero(rng.random(len(Z)) < flip)[0]
+                if len(rows):
+                    out[rows, sl] = 0.0
+                    out[rows, sl.start + rng.integers(len(p.values), size=len(rows))] = 1.0
+        return self.project(out)
+
+    def keys(self, Z: np.ndarray) -> list[bytes]:
+        """Hashable identities of projected points, for duplicate checks.
+
+        Continuous coordinates are rounded to 1e-9, well below anything a
+        training job could tell apart.
+        """
+        snapped = np.round(self.project(Z), 9)
+        return [row.tobytes() for row in snapped]

@@ -1,0 +1,164 @@
+"""BayesianOptimizer: the ask/tell contract, edge cases, and that the model really helps."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import fasthpo
+from fasthpo.benchmark.problems import get_problem
+from fasthpo.errors import ConfigError
+from fasthpo.strategies.base import config_key
+from fasthpo.strategies.bayesian import BayesianOptimizer
+
+
+def _loop(opt, problem, budget, seed=0):
+    best = math.inf
+    for _ in range(budget):
+        (config,) = opt.ask(1)
+        opt.tell(config, problem.evaluate(config, seed=seed))
+        best = min(best, problem.true_value(config))
+    return best - problem.optimum
+
+
+def test_the_model_beats_random_search_on_branin():
+    problem = get_problem("branin")
+    bayes = [_loop(BayesianOptimizer(problem.space, seed=s), problem, 25) for s in range(3)]
+    random = [_loop(fasthpo.RandomSearch(problem.space, seed=s), problem, 25) for s in range(3)]
+    assert max(bayes) < 0.05  # near the optimum 0.397887 within 25 evaluations
+    assert np.median(bayes) < np.median(random) / 10
+
+
+def test_same_seed_same_proposals():
+    problem = get_problem("hartmann3")
+
+    def run(seed):
+        opt = BayesianOptimizer(problem.space, seed=seed)
+        out = []
+        for _ in range(12):
+            (c,) = opt.ask(1)
+            opt.tell(c, problem.evaluate(c))
+            out.append(c)
+        return out
+
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+def test_batches_and_pending_are_distinct_and_respected():
+    problem = get_problem("hartmann3")
+    opt = BayesianOptimizer(problem.space, seed=0)
+    for c in opt.ask(8):
+        opt.tell(c, problem.evaluate(c))
+    pending = opt.ask(3)
+    batch = opt.ask(4, pending=pending)
+    keys = [config_key(problem.space, c) for c in batch + pending]
+    assert len(batch) == 4 and len(set(keys)) == 7
+    # Fantasies spread the batch: no two proposals on top of each other.
+    Z = np.array([[c[n] for n in problem.space.names] for c in batch + pending])
+    distances = np.linalg.norm(Z[:, None] - Z[None], axis=-1)[np.triu_indices(7, 1)]
+    assert distances.min() > 1e-3
+
+
+@pytest.mark.parametrize("n_told", [0, 1, 2])
+def test_works_with_almost_no_data(n_told):
+    problem = get_problem("branin")
+    opt = BayesianOptimizer(problem.space, seed=0, n_initial=1)
+    for c in fasthpo.RandomSearch(problem.space, seed=1).ask(n_told) if n_told else []:
+        opt.tell(c, problem.evaluate(c))
+    proposals = opt.ask(2)
+    assert len(proposals) == 2
+    for c in proposals:
+        problem.space.validate(c)
+
+
+def test_all_equal_values_and_duplicated_points():
+    problem = get_problem("hartmann3")
+    opt = BayesianOptimizer(problem.space, seed=0)
+    configs = fasthpo.RandomSearch(problem.space, seed=2).ask(6)
+    for c in configs:
+        opt.tell(c, 1.0)
+    for _ in range(3):
+        opt.tell(configs[0], 1.0)
+    opt.tell(configs[1], 2.0)
+    opt.tell(configs[1], 0.0)  # the same point, two different results
+    (proposal,) = opt.ask(1)
+    problem.space.validate(proposal)
+    assert config_key(problem.space, proposal) not in {config_key(problem.space, c) for c in configs}
+
+
+def test_a_categorical_only_space_is_exhausted_without_duplicates():
+    space = fasthpo.SearchSpace([fasthpo.Categorical("a", ["x", "y", "z"]), fasthpo.Categorical("b", [1, 2])])
+    opt = BayesianOptimizer(space, seed=0, n_initial=2)
+    seen = set()
+    for step in range(10):
+        proposals = opt.ask(1)
+        if not proposals:
+            break
+        (c,) = proposals
+        key = config_key(space, c)
+        assert key not in seen
+        seen.add(key)
+        opt.tell(c, float(step))
+    assert len(seen) == 6 and opt.ask(1) == []
+
+
+def test_mixed_space_keeps_types():
+    problem = get_problem("ackley-4+mixed")
+    opt = BayesianOptimizer(problem.space, seed=0)
+    for _ in range(14):
+        (c,) = opt.ask(1)
+        assert isinstance(c["x0"], int) and isinstance(c["x1"], float)
+        assert c["x3"] in {f"c{i}" for i in range(5)}
+        opt.tell(c, problem.evaluate(c))
+
+
+def test_bad_tells_change_nothing():
+    problem = get_problem("branin")
+    opt = BayesianOptimizer(problem.space, seed=0)
+    good = opt.ask(6)
+    for c in good:
+        opt.tell(c, problem.evaluate(c))
+    before = (opt.best(), len(opt._observations), opt._Z.copy())
+    for config, value in [
+        (good[0], float("nan")), (good[0], float("inf")), ({"x0": 0.0}, 1.0),
+        ({**good[0], "nope": 1}, 1.0), ({**good[0], "x0": 99.0}, 1.0), (good[0], "1.0"),
+    ]:
+        with pytest.raises(ConfigError):
+            opt.tell(config, value)
+    assert opt.best() == before[0] and len(opt._observations) == before[1]
+    np.testing.assert_array_equal(opt._Z, before[2])
+
+
+def test_a_diverged_run_does_not_derail_the_search():
+    problem = get_problem("branin")
+    opt = BayesianOptimizer(problem.space, seed=1)
+    best = math.inf
+    for step in range(25):
+        (c,) = opt.ask(1)
+        value = 1e9 if step == 7 else problem.evaluate(c)
+        opt.tell(c, value)
+        best = min(best, problem.true_value(c))
+    assert best - problem.optimum < 0.1
+
+
+def test_maximize():
+    problem = get_problem("hartmann3")
+    opt = BayesianOptimizer(problem.space, seed=0, direction="maximize")
+    for _ in range(20):
+        (c,) = opt.ask(1)
+        opt.tell(c, -problem.evaluate(c))
+    _, value = opt.best()
+    assert -value - problem.optimum < 0.5
+
+
+def test_subset_model_above_max_points():
+    problem = get_problem("hartmann3")
+    opt = BayesianOptimizer(problem.space, seed=0, max_points=40)
+    for c in fasthpo.RandomSearch(problem.space, seed=0).ask(90):
+        opt.tell(c, problem.evaluate(c))
+    (c,) = opt.ask(1)
+    problem.space.validate(c)
+    assert len(opt._model) == 40
