@@ -92,7 +92,7 @@ class BayesianOptimizer:
         self.max_points = max_points
         self.n_candidates = candidates
         self._size = finite_size(space)
-        self._Z = np.zeros((0, self._encoder.dim))
+        self._Zbuffer = np.zeros((0, self._encoder.dim))
         self._hp: Hyperparameters | None = None
         self._model: GaussianProcess | None = None
         self._transform: RobustStandardizer | None = None
@@ -104,7 +104,12 @@ class BayesianOptimizer:
     def tell(self, config: Mapping[str, Any], value: float) -> None:
         """Record a finished evaluation (validated; a bad call changes nothing)."""
         normalised = self._observations.add(config, value)
-        self._Z = np.vstack([self._Z, self._encoder.encode([normalised])])
+        row = self._encoder.encode([normalised])[0]
+        if len(self._observations) > len(self._Zbuffer):  # grow geometrically: O(1) per tell
+            grown = np.zeros((max(64, 2 * len(self._Zbuffer)), self._encoder.dim))
+            grown[: len(self._Zbuffer)] = self._Zbuffer
+            self._Zbuffer = grown
+        self._Zbuffer[len(self._observations) - 1] = row
 
     def best(self) -> tuple[dict[str, Any], float] | None:
         """Best configuration and value told so far."""
@@ -139,6 +144,11 @@ class BayesianOptimizer:
             taken.add(config_key(self.space, config))
             proposals.append(config)
         return proposals
+
+    @property
+    def _Z(self) -> np.ndarray:
+        """Encoded observations (n, D), a view of the growable buffer."""
+        return self._Zbuffer[: len(self._observations)]
 
     # -- proposals --------------------------------------------------------------------
 
