@@ -176,6 +176,9 @@ class Store:
             raise StoreError(f"{str(self.path)!r} is not a fasthpo store: {exc}") from None
 
     def _migrate(self) -> None:
+        # Readers of a current store take no write lock (a busy tuner is not slowed).
+        if self._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
         with self._transaction():
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -210,13 +213,18 @@ class Store:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         # IMMEDIATE takes the write lock up front, so two tuners never interleave
         # a read-modify-write (such as choosing the next trial id).
+        if self._db.in_transaction:
+            # A signal (Ctrl-C) landed between an earlier BEGIN and its try block:
+            # that transaction never finished, so drop it rather than nest.
+            self._db.execute("ROLLBACK")
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     # -- jobs -------------------------------------------------------------------------
 

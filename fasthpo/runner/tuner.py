@@ -303,7 +303,10 @@ class Tuner:
                 else:
                     running.pop(event.trial_id, None)
                     self._finish(store, event, last.pop(event.trial_id, None))
-        for trial_id in running:
+        # A signal can land between writing a trial and remembering it; sweep the
+        # store so no trial of this run is left pending or running.
+        leftover = {t.trial_id for t in store.trials(self.name, status=("pending", "running"))}
+        for trial_id in sorted(leftover | set(running)):
             store.finish_trial(self.name, trial_id, status="stopped", error=reason)
 
 
