@@ -34,6 +34,7 @@ from scipy.stats import qmc
 
 from fasthpo.gp.acquisition import LogExpectedImprovement, polish
 from fasthpo.gp.model import GaussianProcess, Hyperparameters, fit_hyperparameters
+from fasthpo.gp.threads import single_threaded_blas
 from fasthpo.gp.transforms import RobustStandardizer
 from fasthpo.objective import Direction
 from fasthpo.space import SearchSpace
@@ -121,6 +122,10 @@ class BayesianOptimizer:
         """Return up to ``n`` new configurations (fewer only when a finite space is used up)."""
         n = check_count(n)
         pending = [self.space.validate(c) for c in pending]
+        with single_threaded_blas():
+            return self._ask(n, pending)
+
+    def _ask(self, n: int, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
         taken = self._observations.keys(pending)
         proposals: list[dict[str, Any]] = []
         gp: GaussianProcess | None = None
