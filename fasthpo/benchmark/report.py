@@ -273,13 +273,17 @@ def plot_report(
     rows = (len(problems) + cols - 1) // cols or 1
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
     for ax, problem in zip(axes.flat, problems, strict=False):
+        # Regret 0 (a real task's best-known value reached) cannot sit on a log axis:
+        # draw it at half the smallest positive regret of the problem.
+        positive = [c[c > 0].min() for k, c in curves.items() if k.problem == problem and (c > 0).any()]
+        floor = 0.5 * min(positive) if positive else 1e-12
         for o in optimizers:
             runs = [c for k, c in curves.items() if k.problem == problem and k.optimizer == o
                     and k.parallel == 1]
             if not runs:
                 continue
             length = min(len(c) for c in runs)
-            stack = np.maximum(np.array([c[:length] for c in runs]), 1e-12)
+            stack = np.maximum(np.array([c[:length] for c in runs]), floor)
             x = np.arange(1, length + 1)
             q25, q50, q75 = np.percentile(stack, [25, 50, 75], axis=0)
             ax.plot(x, q50, color=colors[o], label=o)

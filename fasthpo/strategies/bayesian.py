@@ -97,8 +97,8 @@ class BayesianOptimizer:
         self._hp: Hyperparameters | None = None
         self._model: GaussianProcess | None = None
         self._transform: RobustStandardizer | None = None
-        self._model_rows: list[int] = []  # observation indices the model holds
-        self._fitted_n = 0
+        self._fitted_n = 0  # observations at the last refit
+        self._model_n = 0  # observations the model has been updated with
 
     # -- the ask/tell face -----------------------------------------------------------
 
@@ -140,12 +140,13 @@ class BayesianOptimizer:
                 config = self._initial(taken)
             else:
                 if gp is None:
-                    gp, best = self._condition(fantasies)
+                    gp, best = self._condition(fantasies, private=n > 1)
                 config = self._propose(gp, best, taken)
-                z = self._encoder.encode([config])
-                believed = float(gp.predict(z)[0][0])
-                gp.append(z[0], believed)
-                best = min(best, believed)
+                if len(proposals) + 1 < n:  # the next proposal of the batch must see this one
+                    z = self._encoder.encode([config])
+                    believed = float(gp.predict(z)[0][0])
+                    gp.append(z[0], believed)
+                    best = min(best, believed)
             taken.add(config_key(self.space, config))
             proposals.append(config)
         return proposals
@@ -174,14 +175,17 @@ class BayesianOptimizer:
                 return config
         return config
 
-    def _condition(self, fantasies: np.ndarray) -> tuple[GaussianProcess, float]:
-        """A copy of the model (refitted if due) with pending points appended as fantasies,
-        and the incumbent value in model units, fantasies included."""
+    def _condition(
+        self, fantasies: np.ndarray, *, private: bool
+    ) -> tuple[GaussianProcess, float]:
+        """The model (refitted if due) with pending points appended as fantasies, and the
+        incumbent value in model units, fantasies included. Fantasies, and ``private``
+        (a batch that will append its own proposals), go to a copy; the model stays clean."""
         model = self._update_model()
         assert self._transform is not None
         y = self._sign * np.asarray(self._observations.values)
         best = float(self._transform.transform(np.array([y.min()]))[0])
-        gp = model.copy()
+        gp = model.copy() if private or len(fantasies) else model
         for z in fantasies:
             believed = float(gp.predict(z[None, :])[0][0])
             gp.append(z, believed)
@@ -206,17 +210,16 @@ class BayesianOptimizer:
                 starts.append(Hyperparameters.prior_mode(dim))
             self._hp = fit_hyperparameters(X, t, starts=starts)
             self._model = GaussianProcess(X, t, self._hp)
-            self._model_rows = list(rows)
-            self._fitted_n = n
+            self._fitted_n = self._model_n = n
             log.debug("refitted the GP on %d of %d observations", len(rows), n)
         else:
             assert self._model is not None and self._transform is not None
-            held = set(self._model_rows)
-            for i in range(n):
-                if i not in held:
-                    value = float(self._transform.transform(y[i : i + 1])[0])
-                    self._model.append(self._Z[i], value)
-                    self._model_rows.append(i)
+            # Results that arrived since the model was last updated; observations the
+            # subset left out at the refit stay out until the next one.
+            for i in range(self._model_n, n):
+                value = float(self._transform.transform(y[i : i + 1])[0])
+                self._model.append(self._Z[i], value)
+            self._model_n = n
         return self._model
 
     def _subset(self, y: np.ndarray) -> list[int]:
