@@ -43,7 +43,7 @@ def _expected_example(workdir: Path) -> JobSpec:
         static_hyperparameters={"folds": 3},
         objective=Objective("validation-error", "minimize"),
         metrics=(MetricDefinition("validation-error", r"validation-error=([0-9.eE+-]+)"),),
-        strategy="random",
+        strategy="bayesian",
         seed=0,
         limits=Limits(max_trials=20, max_parallel=2, max_runtime_per_trial=600.0),
     )
