@@ -58,3 +58,13 @@ def test_keys_identify_configurations():
     keys = enc.keys(z)
     assert keys[0] != keys[1]
     assert enc.keys(enc.encode([config]))[0] == keys[0]
+
+
+def test_perturb_moves_a_few_coordinates_at_a_time():
+    space = fasthpo.SearchSpace([fasthpo.Continuous(f"x{i}", 0.0, 1.0) for i in range(20)])
+    enc = SpaceEncoder(space)
+    Z = np.full((400, 20), 0.5)
+    moved = enc.perturb(Z, np.random.default_rng(2), 0.05) != 0.5
+    per_row = moved.sum(axis=1)
+    assert per_row.min() >= 1  # every neighbour differs from its origin
+    assert 0.2 < moved.mean() < 0.4  # about PERTURB_SHARE of the coordinates move
