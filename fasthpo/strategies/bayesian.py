@@ -10,8 +10,13 @@ How a proposal is made:
    refitted at every step while n ≤ ``refit_all_below``, then whenever n has
    grown by ``refit_growth`` (10 %) since the last fit; in between, new results
    extend the Cholesky factor by rank-one updates with the hyperparameters and
-   output transform held fixed. Above ``max_points`` observations the model is
-   fitted to a subset: the best half and a random sample of the rest.
+   output transform held fixed. Measured at 100 evaluations (5 seeds), against
+   refitting at every step: asks 2.3× faster (10–14 ms against 24–31 ms), regret
+   the same on Hartmann-6, within a factor of 3 on Branin (4.9e-6 against
+   1.5e-6), Levy-10 (1.5 against 0.5) and Rosenbrock-10 (3.4e3 against 2.6e3).
+   Raise ``refit_all_below`` when evaluations are expensive enough that
+   ~20 ms more per proposal does not matter. Above ``max_points`` observations
+   the model is fitted to a subset: the best half and a random sample of the rest.
 3. **Pending trials** (running ones, and earlier proposals of the same batch)
    enter as fantasies: the kriging believer appends each at its posterior mean,
    so the next proposal moves elsewhere.
