@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from fasthpo.errors import ConfigError
+from fasthpo.errors import ConfigError, did_you_mean
 
 Scaling = Literal["auto", "linear", "log", "reverse_log"]
 SCALINGS: tuple[str, ...] = ("auto", "linear", "log", "reverse_log")
@@ -75,10 +75,7 @@ def _number(name: str, what: str, value: object) -> float:
 
 def _check_scaling(name: str, scaling: object) -> str:
     if scaling not in SCALINGS:
-        import difflib
-
-        close = difflib.get_close_matches(str(scaling), SCALINGS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(str(scaling), SCALINGS)
         raise ConfigError(
             name, f"unknown scaling {scaling!r}{hint}; choose one of {', '.join(SCALINGS)}"
         )
@@ -394,10 +391,7 @@ class SearchSpace:
             raise ConfigError("", f"a configuration must be a mapping, got {config!r}")
         unknown = [k for k in config if k not in self._by_name]
         if unknown:
-            import difflib
-
-            close = difflib.get_close_matches(str(unknown[0]), self.names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(str(unknown[0]), self.names)
             raise ConfigError(str(unknown[0]), f"unknown hyperparameter{hint}")
         missing = [n for n in self.names if n not in config]
         if missing:
@@ -447,20 +441,14 @@ def _parameter_from_dict(name: Any, body: Any) -> Parameter:
         )
     kind = body.get("type")
     if kind not in _KEYS:
-        import difflib
-
-        close = difflib.get_close_matches(str(kind), list(_KEYS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(str(kind), list(_KEYS))
         raise ConfigError(
             f"{name}.type", f"unknown type {kind!r}{hint}; choose continuous, integer or categorical"
         )
     allowed = _KEYS[kind]
     for key in body:
         if key not in allowed:
-            import difflib
-
-            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(str(key), sorted(allowed))
             raise ConfigError(
                 f"{name}.{key}",
                 f"unknown key for a {kind} hyperparameter{hint}; allowed: {', '.join(sorted(allowed))}",

@@ -77,7 +77,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from fasthpo.errors import ConfigError
+from fasthpo.errors import ConfigError, did_you_mean
 from fasthpo.space import Parameter, SearchSpace, render_value
 from fasthpo.strategies.base import Observations, check_count, config_key
 
@@ -467,10 +467,7 @@ def get_optimizer(name: str) -> OptimizerSpec:
     spec = _OPTIMIZERS.get(_ALIASES.get(name, name))
     if spec is not None:
         return spec
-    import difflib
-
-    close = difflib.get_close_matches(str(name), [*_OPTIMIZERS, *_ALIASES], n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    hint = did_you_mean(str(name), [*_OPTIMIZERS, *_ALIASES])
     raise ConfigError(
         "optimizers", f"unknown optimizer {name!r}{hint}; available: {', '.join(_OPTIMIZERS)}"
     )

@@ -230,24 +230,25 @@ class GaussianProcess:
         self.y = np.append(self.y, y)
         self._solve()
 
-    def predict(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and standard deviation of the latent function at Z (m, D)."""
+    def _posterior(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean, standard deviation and V = L⁻¹ k(X, Z) (n, m) at Z (m, D)."""
         Ks = matern52(Z, self.X, lengthscales=self._ls, amplitude=self._amp)
         mean = self.hp.mean + Ks @ self.alpha
         V = solve_triangular(self.L, Ks.T, lower=True, check_finite=False)
         var = self._amp - np.einsum("ij,ij->j", V, V)
-        return mean, np.sqrt(np.maximum(var, 1e-12 * self._amp))
+        return mean, np.sqrt(np.maximum(var, 1e-12 * self._amp)), V
+
+    def predict(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation of the latent function at Z (m, D)."""
+        mean, std, _ = self._posterior(Z)
+        return mean, std
 
     def predict_with_grad(
         self, Z: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Mean, standard deviation and their gradients (m, D) at Z (m, D)."""
         Z = np.ascontiguousarray(Z, dtype=float)
-        Ks = matern52(Z, self.X, lengthscales=self._ls, amplitude=self._amp)
-        mean = self.hp.mean + Ks @ self.alpha
-        V = solve_triangular(self.L, Ks.T, lower=True, check_finite=False)
-        var = self._amp - np.einsum("ij,ij->j", V, V)
-        std = np.sqrt(np.maximum(var, 1e-12 * self._amp))
+        mean, std, V = self._posterior(Z)
         beta = solve_triangular(self.L.T, V, lower=False, check_finite=False)  # K_y⁻¹ k*
         m = len(Z)
         alpha = np.ascontiguousarray(np.broadcast_to(self.alpha, (m, len(self.alpha))))

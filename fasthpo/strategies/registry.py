@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from fasthpo.errors import ConfigError
+from fasthpo.errors import ConfigError, did_you_mean
 from fasthpo.objective import Direction
 from fasthpo.space import SearchSpace
 from fasthpo.strategies.base import Strategy
@@ -40,10 +40,7 @@ def check_strategy_name(name: object, field: str = "strategy") -> str:
         raise ConfigError(
             field, f"strategy {name!r} is not available in this version yet; use one of: {available}"
         )
-    import difflib
-
-    close = difflib.get_close_matches(str(name), [*_STRATEGIES, *_PLANNED], n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    hint = did_you_mean(str(name), [*_STRATEGIES, *_PLANNED])
     raise ConfigError(field, f"unknown strategy {name!r}{hint}; available: {available}")
 
 
