@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from fasthpo.errors import StoreError
-from fasthpo.storage import SCHEMA_VERSION, MetricReport, Store
+from fasthpo.storage import SCHEMA_VERSION, JobBusyError, MetricReport, Store
 
 SPEC = {"objective": {"metric": "loss", "direction": "minimize"}, "hyperparameters": {"b": {}, "a": {}}}
 
@@ -145,3 +147,114 @@ class TestSQLiteStore(StoreConformance):
         (tmp_path / "junk.db").write_bytes(b"this is not sqlite" * 100)
         with pytest.raises(StoreError, match="not a fasthpo store"):
             Store(tmp_path / "junk.db")
+
+
+class TestAttempts:
+    def test_a_retry_is_a_new_attempt_of_the_same_trial(self, tmp_path):
+        with Store(tmp_path / "s.db") as store:
+            store.create_job("j", SPEC, seed=1)
+            store.create_trial("j", {"x": 1})
+            store.start_trial("j", 1, directory="/runs/trial-0001")
+            store.record_process_groups("j", 1, [41, 40, 41])
+            store.add_metrics("j", 1, [MetricReport("loss", 3.0)])
+            assert store.retry_trial("j", 1, status="failed", exit_code=-9, error="killed") == 2
+            trial = store.get_trial("j", 1)
+            assert (trial.status, trial.attempt, trial.directory) == ("pending", 2, None)
+            store.start_trial("j", 1, directory="/runs/trial-0001-attempt-2")
+            store.add_metrics("j", 1, [MetricReport("loss", 1.0)])
+            store.finish_trial("j", 1, status="completed", objective=1.0, exit_code=0)
+
+            first, second = store.attempts("j", 1)
+            assert (first.attempt, first.status, first.exit_code, first.error) == (1, "failed", -9, "killed")
+            assert first.process_groups == (40, 41) and first.directory == "/runs/trial-0001"
+            assert (second.attempt, second.status, second.exit_code) == (2, "completed", 0)
+            assert second.ended_at >= second.started_at >= first.ended_at
+            # Reports are kept per attempt; the trial has one id throughout.
+            assert [r.value for r in store.metrics("j", 1, "loss", attempt=1)] == [3.0]
+            assert [r.value for r in store.metrics("j", 1, "loss", attempt=2)] == [1.0]
+            assert [t.trial_id for t in store.trials("j")] == [1]
+            assert store.get_trial("j", 1).to_dict()["attempt"] == 2
+
+    def test_retry_refuses_a_success(self, tmp_path):
+        with Store(tmp_path / "s.db") as store:
+            store.create_job("j", SPEC, seed=1)
+            store.create_trial("j", {})
+            with pytest.raises(ValueError):
+                store.retry_trial("j", 1, status="completed")
+
+
+class TestLeases:
+    def test_a_live_holder_keeps_the_job(self, tmp_path):
+        with Store(tmp_path / "s.db") as store:
+            store.create_job("j", SPEC, seed=1)
+            lease = store.acquire_lease("j", ttl=30)
+            assert lease.pid == os.getpid() and lease.held()
+            with pytest.raises(JobBusyError, match=f"process {os.getpid()}"):
+                store.acquire_lease("j", ttl=30)
+            assert store.renew_lease("j", lease.owner, ttl=30)
+            store.release_lease("j", lease.owner)
+            assert store.lease("j") is None
+            assert store.acquire_lease("j", ttl=30).owner != lease.owner
+
+    def test_the_lease_of_a_dead_tuner_can_be_taken_over(self, tmp_path):
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+        with Store(tmp_path / "s.db") as store:
+            store.create_job("j", SPEC, seed=1)
+            old = store.acquire_lease("j", ttl=30)
+            store._db.execute("UPDATE jobs SET lease_pid = ?", (int(dead.stdout),))
+            assert not store.lease("j").held()
+            new = store.acquire_lease("j", ttl=30)
+            # The old holder learns it lost the job at its next renewal.
+            assert not store.renew_lease("j", old.owner, ttl=30)
+            assert store.renew_lease("j", new.owner, ttl=30)
+
+    def test_an_expired_lease_is_not_held(self, tmp_path):
+        with Store(tmp_path / "s.db") as store:
+            store.create_job("j", SPEC, seed=1)
+            store.acquire_lease("j", ttl=-1.0)
+            store.acquire_lease("j", ttl=30)
+
+    def test_stop_requests_last_until_a_tuner_takes_the_job(self, tmp_path):
+        with Store(tmp_path / "s.db") as store:
+            store.create_job("j", SPEC, seed=1)
+            assert not store.stop_requested("j")
+            store.request_stop("j")
+            store.request_stop("j")
+            assert store.stop_requested("j")
+            store.acquire_lease("j", ttl=30)
+            assert not store.stop_requested("j")
+
+
+def test_scaling_verdicts_keep_their_history(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        store.create_job("j", SPEC, seed=1)
+        store.add_scalings("j", 8, {"lr": ("undetermined", {"distance_log": 0.2})})
+        store.add_scalings("j", 12, {"lr": ("log", {"distance_log": 0.01}), "m": ("linear", {})})
+        history = store.scalings("j")
+        assert [(v.parameter, v.trial_id, v.verdict) for v in history] == [
+            ("lr", 8, "undetermined"), ("lr", 12, "log"), ("m", 12, "linear"),
+        ]
+        assert history[1].evidence == {"distance_log": 0.01}
+
+
+def test_a_version_1_store_is_migrated_without_losing_anything(tmp_path):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript((Path(__file__).parent / "data" / "store_v1_schema.sql").read_text())
+    db.execute("INSERT INTO jobs VALUES ('j', '{}', 'stopped', 3, 1.0, 2.0)")
+    db.execute("INSERT INTO trials VALUES ('j', 1, 'completed', '{\"x\": 1}', 0.5, 0, NULL, "
+               "'/r/1', 1.0, 1.5, 2.0)")
+    db.execute("INSERT INTO trials VALUES ('j', 2, 'running', '{\"x\": 2}', NULL, NULL, NULL, "
+               "'/r/2', 1.0, 1.6, NULL)")
+    db.execute("INSERT INTO metrics VALUES ('j', 1, 'loss', 0, 0.5, '0.5', 'regex', 1.7)")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.get_trial("j", 1).objective == 0.5
+        assert store.get_trial("j", 2).attempt == 1
+        assert [(a.trial_id, a.status) for a in store.attempts("j")] == [(1, "completed"), (2, "lost")]
+        assert [r.value for r in store.metrics("j", 1, attempt=1)] == [0.5]
+        assert store.lease("j") is None and store.scalings("j") == []
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
