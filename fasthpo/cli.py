@@ -1,9 +1,12 @@
-"""The ``fasthpo`` command line: run, list, describe and trials.
+"""The ``fasthpo`` command line: run, resume, stop, list, describe, trials and bench.
 
 Every verb takes ``--db PATH`` (default ``$FASTHPO_DB`` or ``./fasthpo.db``).
-Bad input is reported as one line on stderr with a non-zero exit (2 for a bad
-job file or argument, 1 for anything else), never a traceback. Modules are
-imported inside each verb so ``fasthpo --help`` loads no numerical stack.
+Bad input is reported as one line on stderr with a non-zero exit, never a
+traceback. Exit codes: 0 done; 1 a store problem (including a job another
+tuner is running); 2 a bad job file or argument; 3 the job was stopped with
+``fasthpo stop``; 128 + N the tuner got signal N (130 for Ctrl-C, 143 for
+SIGTERM) and stopped its trials. Modules are imported inside each verb so
+``fasthpo --help`` loads no numerical stack.
 """
 
 from __future__ import annotations
@@ -20,7 +23,12 @@ from typing import Any
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_STOPPED = 3
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+
+#: Seconds ``fasthpo stop`` waits for the tuner to stop its trials, by default.
+STOP_WAIT_SECONDS = 120.0
+_received_signal: list[int] = []
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +52,19 @@ def _parser() -> argparse.ArgumentParser:
     run = verb("run", "run a tuning job from its job file (continues it if it exists)")
     run.add_argument("job_file", metavar="JOB", help="job file (.yaml, .yml or .json)")
     run.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+
+    resume = verb("resume", "continue a stored job (after a stop, a crash or kill -9)")
+    resume.add_argument("name", metavar="NAME")
+    resume.add_argument("--max-trials", type=int, default=None, metavar="N",
+                        help="raise (or lower) the job's trial budget")
+    resume.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+
+    stop = verb("stop", "stop a job: no new trials, running ones stopped gracefully")
+    stop.add_argument("name", metavar="NAME")
+    stop.add_argument("--no-wait", action="store_true",
+                      help="return once the stop is requested, without waiting for the tuner")
+    stop.add_argument("--timeout", type=float, default=STOP_WAIT_SECONDS, metavar="SECONDS",
+                      help=f"how long to wait for the tuner (default {STOP_WAIT_SECONDS:g})")
 
     verb("list", "list the jobs in the store")
 
@@ -102,8 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(str(exc))
         return EXIT_ERROR
     except KeyboardInterrupt:
-        _error("interrupted; running trials were stopped and recorded")
-        return EXIT_INTERRUPTED
+        _error("interrupted; running trials were stopped and will run again on resume")
+        return 128 + _received_signal[-1] if _received_signal else EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
 
@@ -129,14 +150,19 @@ def _job(store: Any, name: str) -> Any:
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
+    _received_signal.append(signum)
     raise KeyboardInterrupt
 
 
 def _run(args: argparse.Namespace) -> int:
     from fasthpo.config import load_job
+
+    return _tune(load_job(args.job_file), args)
+
+
+def _tune(spec: Any, args: argparse.Namespace) -> int:
     from fasthpo.runner.tuner import run_job
 
-    spec = load_job(args.job_file)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(message)s",
@@ -145,10 +171,89 @@ def _run(args: argparse.Namespace) -> int:
     )
     # SIGTERM stops the job the way Ctrl-C does: running trials are stopped and recorded.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
     result = run_job(spec, db=args.db)
     with _store(args) as store:
         print(_describe_text(_summary(store, _job(store, result.job))))
-    return 0
+    return EXIT_STOPPED if result.status == "stopped" else 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from fasthpo.config import parse_job
+    from fasthpo.errors import ConfigError
+
+    with _store(args) as store:
+        job = _job(store, args.name)
+        counters = store.counters(job.name)
+    if job.spec.get("kind") == "function":
+        raise ConfigError(
+            "", f"job {job.name!r} tunes a Python function; resume it by running "
+            f"Tuner(..., name={job.name!r}).optimize(fn) again"
+        )
+    spec = parse_job(job.spec)
+    if args.max_trials is not None:
+        if args.max_trials < 1:
+            raise ConfigError("--max-trials", f"must be a positive integer, got {args.max_trials}")
+        spec = dataclasses.replace(
+            spec, limits=dataclasses.replace(spec.limits, max_trials=args.max_trials)
+        )
+    if (
+        job.status == "completed"
+        and sum(counters.values()) >= spec.limits.max_trials
+        and counters["pending"] == 0
+    ):
+        print(
+            f"job {job.name!r} already ran its {spec.limits.max_trials} trials; "
+            "give it more with --max-trials N"
+        )
+        return 0
+    return _tune(spec, args)
+
+
+def _stop(args: argparse.Namespace) -> int:
+    import time
+
+    from fasthpo.runner.backend import DEFAULT_GRACE_SECONDS
+    from fasthpo.runner.lease import LEASE_SECONDS
+    from fasthpo.runner.recovery import recover_trials
+    from fasthpo.storage import JobBusyError
+
+    with _store(args) as store:
+        job = _job(store, args.name)
+        lease = store.lease(job.name)
+        if lease is None or not lease.held():
+            # No tuner runs the job: stop what a dead one may have left running.
+            try:
+                taken = store.acquire_lease(job.name, ttl=LEASE_SECONDS)
+            except JobBusyError:  # a tuner started just now
+                lease = store.lease(job.name)
+            else:
+                try:
+                    recovered = recover_trials(store, job.name, grace=DEFAULT_GRACE_SECONDS)
+                    if job.status == "running" or recovered:
+                        store.update_job(job.name, status="stopped")
+                finally:
+                    store.release_lease(job.name, taken.owner)
+                status = store.get_job(job.name).status
+                again = f"; {len(recovered)} trial(s) will run again on resume" if recovered else ""
+                print(f"job {job.name!r} is {status} (no tuner was running it){again}")
+                return 0
+        assert lease is not None
+        store.request_stop(job.name)
+        print(f"stop requested: {lease.describe()} is stopping job {job.name!r}")
+        if args.no_wait:
+            return 0
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            current = store.lease(job.name)
+            if current is None or current.owner != lease.owner or not current.held():
+                print(f"job {job.name!r} is {store.get_job(job.name).status}")
+                return 0
+            time.sleep(0.2)
+    _error(f"the tuner of job {args.name!r} has not stopped after {args.timeout:g} s")
+    return EXIT_ERROR
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -195,9 +300,29 @@ def _summary(store: Any, job: Any) -> dict[str, Any]:
             "objective": best.objective,
             "directory": best.directory,
         },
+        "tuner": _tuner(store.lease(job.name)),
+        "retries": sum(a.attempt > 1 for a in store.attempts(job.name)),
+        "detected_scaling": _scalings(store.scalings(job.name)),
         "created_at": job.created_at,
         "updated_at": job.updated_at,
     }
+
+
+def _tuner(lease: Any) -> dict[str, Any] | None:
+    """The tuner process holding the job, if it is alive."""
+    if lease is None or not lease.held():
+        return None
+    return {"pid": lease.pid, "host": lease.host, "lease_expires": lease.expires}
+
+
+def _scalings(history: list[Any]) -> dict[str, Any]:
+    """Each ``auto`` parameter's current verdict, the trial it dates from, and its history."""
+    out: dict[str, Any] = {}
+    for record in history:
+        entry = out.setdefault(record.parameter, {"history": []})
+        entry.update(verdict=record.verdict, since_trial=record.trial_id, evidence=record.evidence)
+        entry["history"].append({"verdict": record.verdict, "trial": record.trial_id})
+    return out
 
 
 def _describe_text(summary: dict[str, Any]) -> str:
@@ -208,8 +333,23 @@ def _describe_text(summary: dict[str, Any]) -> str:
         f"objective  {summary['objective']['direction']} {summary['objective']['metric']}",
         f"strategy   {summary['strategy']} (seed {summary['seed']})",
         f"trials     {summary['trials']}{budget}: {c['completed']} completed, {c['failed']} "
-        f"failed, {c['running']} running, {c['stopped']} stopped",
+        f"failed, {c['running']} running, {c['stopped']} stopped"
+        + (f", {c['pending']} pending" if c["pending"] else "")
+        + (f" ({summary['retries']} retried attempts)" if summary["retries"] else ""),
     ]
+    tuner = summary["tuner"]
+    if tuner is not None:
+        lines.append(f"tuner      process {tuner['pid']} on {tuner['host']}")
+    elif summary["status"] == "running":
+        lines.append("tuner      none alive (it died): `fasthpo resume` continues the job")
+    scalings = summary["detected_scaling"]
+    if scalings:
+        width = max(len(name) for name in scalings)
+        for i, (name, entry) in enumerate(scalings.items()):
+            head = "scaling   " if i == 0 else "          "
+            lines.append(
+                f"{head} {name.ljust(width)}: {entry['verdict']} (since trial {entry['since_trial']})"
+            )
     best = summary["best"]
     if best is None:
         lines.append("best       none yet (no completed trial with a finite objective)")
@@ -324,7 +464,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 _VERBS = {
-    "run": _run, "list": _list, "describe": _describe, "trials": _trials, "bench": _bench,
+    "run": _run, "resume": _resume, "stop": _stop, "list": _list, "describe": _describe,
+    "trials": _trials, "bench": _bench,
 }
 
 

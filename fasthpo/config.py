@@ -17,6 +17,8 @@ unknown keys are errors (with a suggestion), never silently ignored::
     strategy: random
     seed: 0
     limits: {max_trials: 20, max_parallel: 2, max_runtime_per_trial: 600}
+    retry: {max_attempts: 3, exit_codes: [75]}   # signals are retried; see runner.retry
+    early_stopping: auto                         # median stopping rule; default off
 
 Relative ``workdir`` is resolved against the job file's folder. Every error is a
 :class:`~fasthpo.errors.ConfigError` whose field is the dotted path of the key.
@@ -36,12 +38,14 @@ from typing import Any
 
 from fasthpo.errors import ConfigError
 from fasthpo.objective import Objective, check_direction, check_metric_name
+from fasthpo.runner.early_stopping import EARLY_STOPPING_MODES
+from fasthpo.runner.retry import RetryPolicy
 from fasthpo.space import SearchSpace, check_name
 from fasthpo.strategies.registry import DEFAULT_STRATEGY, check_strategy_name
 
 _TOP_KEYS = (
     "name", "command", "workdir", "env", "hyperparameters", "static_hyperparameters",
-    "objective", "metrics", "strategy", "seed", "limits",
+    "objective", "metrics", "strategy", "seed", "limits", "retry", "early_stopping",
 )
 _REQUIRED = ("name", "command", "hyperparameters", "objective")
 _LIMIT_KEYS = ("max_trials", "max_parallel", "max_runtime_per_trial")
@@ -89,6 +93,8 @@ class JobSpec:
     strategy: str = DEFAULT_STRATEGY
     seed: int | None = None
     limits: Limits = Limits()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    early_stopping: str = "off"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as stored with the job (and readable by :func:`parse_job`)."""
@@ -108,6 +114,8 @@ class JobSpec:
                 "max_parallel": self.limits.max_parallel,
                 "max_runtime_per_trial": self.limits.max_runtime_per_trial,
             },
+            "retry": self.retry.to_dict(),
+            "early_stopping": self.early_stopping,
         }
 
 
@@ -196,6 +204,8 @@ def parse_job(data: Any, *, base_dir: str | os.PathLike[str] = ".") -> JobSpec:
         strategy=strategy,
         seed=_seed(data.get("seed")),
         limits=_limits(data.get("limits") or {}),
+        retry=_retry(data.get("retry") or {}),
+        early_stopping=_early_stopping(data.get("early_stopping", "off")),
     )
 
 
@@ -372,3 +382,24 @@ def _seed(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
         raise ConfigError("seed", f"must be a non-negative integer, got {value!r}")
     return value
+
+
+def _retry(value: Any) -> RetryPolicy:
+    body = _mapping(value, "retry", "{max_attempts: 3}")
+    _check_keys(body, ("max_attempts", "exit_codes"), "retry")
+    codes = body.get("exit_codes", [])
+    if not isinstance(codes, list):
+        raise ConfigError("retry.exit_codes", f"must be a list of exit codes, got {codes!r}")
+    try:
+        return RetryPolicy(max_attempts=body.get("max_attempts", 1), exit_codes=tuple(codes))
+    except ConfigError as exc:
+        raise exc.within("retry") from None
+
+
+def _early_stopping(value: Any) -> str:
+    # YAML reads a bare `off` as false.
+    if value is False or value is None:
+        return "off"
+    if value not in EARLY_STOPPING_MODES:
+        raise ConfigError("early_stopping", f"must be 'auto' or 'off', got {value!r}")
+    return str(value)

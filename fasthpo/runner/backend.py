@@ -13,6 +13,9 @@ from typing import Any, Protocol
 
 from fasthpo.storage import MetricReport
 
+#: Seconds between SIGTERM and SIGKILL when a trial's processes are stopped.
+DEFAULT_GRACE_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class TrialLaunch:
@@ -21,6 +24,7 @@ class TrialLaunch:
     trial_id: int
     hyperparameters: Mapping[str, Any]  # static and tuned, as the job receives them
     directory: str | None = None
+    attempt: int = 1
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,9 @@
-"""The tuner loop: ask the strategy, launch trials, collect results, keep the store true.
+"""The public face of tuning: :class:`Tuner` (Python API) and :func:`run_job` (job files).
 
-One loop serves both faces of fasthpo: a job file whose trials are
-subprocesses (:func:`run_job`, behind ``fasthpo run``) and a Python function
-tuned in-process (:meth:`Tuner.optimize`). Each state change is written to the
-store before the loop acts on it, so whatever kills the tuner, the store says
-what happened up to that point.
+Both open the job in the store (creating it, or continuing it when its
+definition matches), take the job's lease so no second tuner runs it at the
+same time, recover what a dead tuner left running, and hand over to
+:class:`~fasthpo.runner.loop.TuningLoop`.
 
 A trial's objective is the last value of the objective metric it reported.
 A trial that exits 0 without a finite last value is ``completed`` with no
@@ -14,7 +13,6 @@ objective (and an ``error`` saying why); it never counts as the best.
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -26,17 +24,19 @@ from typing import Any
 from fasthpo.config import JobSpec, binding_differences, check_job_name
 from fasthpo.errors import ConfigError
 from fasthpo.objective import Objective, check_direction
-from fasthpo.runner.backend import Backend, Exited, Reported, TrialLaunch
+from fasthpo.runner.backend import DEFAULT_GRACE_SECONDS, Backend
+from fasthpo.runner.early_stopping import MedianStoppingRule
+from fasthpo.runner.lease import JobLease
+from fasthpo.runner.loop import TuningLoop
+from fasthpo.runner.recovery import recover_trials
+from fasthpo.runner.retry import RetryPolicy
 from fasthpo.space import SearchSpace
-from fasthpo.storage import MetricReport, Store, Trial, default_db_path
+from fasthpo.storage import Store, Trial, default_db_path
 from fasthpo.strategies.base import Strategy
 from fasthpo.strategies.registry import DEFAULT_STRATEGY, check_strategy_name, make_strategy
 
 log = logging.getLogger("fasthpo")
 
-#: How long one poll of the backend may wait for news (seconds).
-POLL_SECONDS = 0.1
-LOST_TRIAL_ERROR = "lost: the tuner exited while this trial was running"
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,9 @@ class Tuner:
         Path of the store (default ``$FASTHPO_DB`` or ``./fasthpo.db``).
     static_hyperparameters
         Fixed values passed to every trial along with the tuned ones.
+    retry
+        Which failed trials run again (default: only those lost to a tuner
+        crash; see :mod:`fasthpo.runner.retry`).
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class Tuner:
         name: str | None = None,
         db: str | Path | None = None,
         static_hyperparameters: Mapping[str, Any] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         if not isinstance(space, SearchSpace):
             raise ConfigError("space", f"must be a SearchSpace, got {type(space).__name__}")
@@ -114,6 +118,9 @@ class Tuner:
         )
         self.db = str(db) if db is not None else default_db_path()
         self.static_hyperparameters = dict(static_hyperparameters or {})
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigError("retry", f"must be a RetryPolicy, got {retry!r}")
+        self.retry = retry or RetryPolicy()
 
     # -- public faces -----------------------------------------------------------------
 
@@ -161,62 +168,50 @@ class Tuner:
         *,
         max_parallel: int,
         catch: tuple[type[BaseException], ...] = (),
+        early_stopping: str = "off",
+        grace: float = DEFAULT_GRACE_SECONDS,
     ) -> TuningResult:
-        seed, previous = self._open_job(store, spec)
-        strategy = self._strategy(seed)
-        for trial in previous:
-            if trial.status == "completed" and trial.objective is not None:
-                strategy.tell(_tuned(self.space, trial.hyperparameters), trial.objective)
-        created = len(previous)
-        running: dict[int, dict[str, Any]] = {}
-        last: dict[int, MetricReport] = {}
-        exhausted = False
-        status = "completed"
-        try:
-            while True:
-                want = min(max_parallel - len(running), self.max_trials - created)
-                if want > 0 and not exhausted:
-                    proposals = strategy.ask(want, pending=list(running.values()))
-                    exhausted = len(proposals) < want
-                    for config in proposals:
-                        trial_id = self._launch(store, backend, config)
-                        running[trial_id] = config
-                        created += 1
-                if not running:
-                    break
-                for event in backend.poll(POLL_SECONDS):
-                    if isinstance(event, Reported):
-                        store.add_metrics(self.name, event.trial_id, [event.report])
-                        if event.report.name == self.objective.metric:
-                            last[event.trial_id] = event.report
-                        continue
-                    config = running.pop(event.trial_id)
-                    value = self._finish(store, event, last.pop(event.trial_id, None))
-                    if value is not None:
-                        strategy.tell(config, value)
-                    if event.exception is not None and not isinstance(event.exception, catch):
-                        raise event.exception
-        except KeyboardInterrupt:
-            status = "stopped"
-            log.warning("interrupted: stopping %d running trial(s)", len(running))
-            self._drain(store, backend, running, last)
-            store.update_job(self.name, status=status)
-            raise
-        except BaseException:
-            self._drain(store, backend, running, last, force=True)
-            store.update_job(self.name, status="failed")
-            raise
-        store.update_job(self.name, status=status)
+        seed = self._open_job(store, spec)
+        with JobLease(store, self.name) as lease:
+            recovered = recover_trials(store, self.name, grace=grace)
+            if recovered:
+                log.warning(
+                    "trial(s) %s were running when the previous tuner died; they run again",
+                    ", ".join(map(str, recovered)),
+                )
+            store.update_job(self.name, status="running", spec=spec)
+            previous = store.trials(self.name)
+            if previous:
+                log.info("continuing job %s: %d trial(s) already recorded", self.name, len(previous))
+            loop = TuningLoop(
+                store=store,
+                job=self.name,
+                space=self.space,
+                objective=self.objective,
+                strategy=self._strategy(seed),
+                backend=backend,
+                lease=lease,
+                max_trials=self.max_trials,
+                max_parallel=max_parallel,
+                static_hyperparameters=self.static_hyperparameters,
+                retry=self.retry,
+                stopping_rule=(
+                    MedianStoppingRule(self.objective.direction) if early_stopping == "auto" else None
+                ),
+                catch=catch,
+            )
+            loop.restore(previous)
+            status = loop.run()
         best = store.best_trial(self.name, self.objective.direction)
         return TuningResult(self.name, status, best)
 
-    def _open_job(self, store: Store, spec: dict[str, Any]) -> tuple[int, list[Trial]]:
-        """Create the job, or continue it if it exists with the same binding fields."""
+    def _open_job(self, store: Store, spec: dict[str, Any]) -> int:
+        """Create the job, or check that the stored one has the same binding fields; return its seed."""
         job = store.get_job(self.name)
         if job is None:
             seed = self.seed if self.seed is not None else secrets.randbits(31)
             store.create_job(self.name, spec, seed=seed)
-            return seed, []
+            return seed
         changed = binding_differences(job.spec, spec)
         if changed:
             raise ConfigError(
@@ -224,13 +219,7 @@ class Tuner:
                 f"job {self.name!r} already exists in {self.db} with a different definition; "
                 "use a new name or restore the old one. Differences:\n  " + "\n  ".join(changed),
             )
-        for trial in store.trials(self.name, status=("pending", "running")):
-            store.finish_trial(self.name, trial.trial_id, status="failed", error=LOST_TRIAL_ERROR)
-        store.update_job(self.name, status="running", spec=spec)
-        previous = store.trials(self.name)
-        log.info("continuing job %s: %d trial(s) already recorded", self.name, len(previous))
-        seed = job.seed if job.seed is not None else secrets.randbits(31)
-        return seed, previous
+        return job.seed if job.seed is not None else secrets.randbits(31)
 
     def _strategy(self, seed: int) -> Strategy:
         if isinstance(self.strategy, str):
@@ -238,87 +227,6 @@ class Tuner:
                 self.strategy, self.space, seed=seed, direction=self.objective.direction
             )
         return self.strategy
-
-    def _launch(self, store: Store, backend: Backend, config: dict[str, Any]) -> int:
-        trial = store.create_trial(self.name, config)
-        directory = backend.trial_directory(trial.trial_id)
-        store.start_trial(self.name, trial.trial_id, directory=directory)
-        hyperparameters = {**self.static_hyperparameters, **config}
-        backend.launch(TrialLaunch(trial.trial_id, hyperparameters, directory))
-        log.info("trial %d started: %s", trial.trial_id, _describe(config))
-        return trial.trial_id
-
-    def _finish(self, store: Store, event: Exited, last: MetricReport | None) -> float | None:
-        """Store how a trial ended; return its objective if it should be told to the strategy."""
-        value = last.value if last is not None else None
-        error = event.error
-        if event.status == "completed" and value is None:
-            error = (
-                f"no value of metric {self.objective.metric!r} was reported"
-                if last is None
-                else f"the last value of {self.objective.metric!r} was not a finite number "
-                f"({last.raw!r})"
-            )
-        objective = value if event.status == "completed" else None
-        store.finish_trial(
-            self.name, event.trial_id, status=event.status, objective=objective,
-            exit_code=event.exit_code, error=error,
-        )
-        best = store.best_trial(self.name, self.objective.direction)
-        if objective is not None:
-            mark = " (new best)" if best is not None and best.trial_id == event.trial_id else ""
-            log.info(
-                "trial %d completed: %s=%.6g%s", event.trial_id, self.objective.metric,
-                objective, mark,
-            )
-        else:
-            lines = (error or "").splitlines() or [""]
-            summary = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
-            log.warning("trial %d %s: %s", event.trial_id, event.status, summary)
-        return objective
-
-    def _drain(
-        self,
-        store: Store,
-        backend: Backend,
-        running: dict[int, dict[str, Any]],
-        last: dict[int, MetricReport],
-        *,
-        force: bool = False,
-    ) -> None:
-        """Stop every running trial and record how each ended."""
-        reason = "the tuner was interrupted"
-        backend.stop_all(reason, force=force)
-        while running and backend.running:
-            try:
-                events = backend.poll(POLL_SECONDS)
-            except KeyboardInterrupt:
-                backend.stop_all(reason, force=True)
-                continue
-            for event in events:
-                if isinstance(event, Reported):
-                    store.add_metrics(self.name, event.trial_id, [event.report])
-                    if event.report.name == self.objective.metric:
-                        last[event.trial_id] = event.report
-                else:
-                    running.pop(event.trial_id, None)
-                    self._finish(store, event, last.pop(event.trial_id, None))
-        # A signal can land between writing a trial and remembering it; sweep the
-        # store so no trial of this run is left pending or running.
-        leftover = {t.trial_id for t in store.trials(self.name, status=("pending", "running"))}
-        for trial_id in sorted(leftover | set(running)):
-            store.finish_trial(self.name, trial_id, status="stopped", error=reason)
-
-
-def _tuned(space: SearchSpace, hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: hyperparameters[name] for name in space.names if name in hyperparameters}
-
-
-def _describe(config: Mapping[str, Any]) -> str:
-    return " ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) and math.isfinite(v) else f"{k}={v}"
-        for k, v in config.items()
-    )
 
 
 def run_job(spec: JobSpec, *, db: str | Path | None = None) -> TuningResult:
@@ -338,6 +246,7 @@ def run_job(spec: JobSpec, *, db: str | Path | None = None) -> TuningResult:
         name=spec.name,
         db=db_path,
         static_hyperparameters=spec.static_hyperparameters,
+        retry=spec.retry,
     )
     backend = LocalBackend(
         job_name=spec.name,
@@ -350,6 +259,9 @@ def run_job(spec: JobSpec, *, db: str | Path | None = None) -> TuningResult:
     )
     started = time.monotonic()
     with Store(db_path) as store:
-        result = tuner._run(store, spec.to_dict(), backend, max_parallel=spec.limits.max_parallel)
+        result = tuner._run(
+            store, spec.to_dict(), backend, max_parallel=spec.limits.max_parallel,
+            early_stopping=spec.early_stopping, grace=backend.grace,
+        )
     log.info("job %s %s in %.1f s", spec.name, result.status, time.monotonic() - started)
     return result

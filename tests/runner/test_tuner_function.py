@@ -89,7 +89,7 @@ def test_non_finite_and_non_numeric_results(tmp_path):
     assert tuner.best().trial_id == good.trial_id
 
 
-def test_keyboard_interrupt_stops_the_job(tmp_path):
+def test_keyboard_interrupt_stops_the_job_and_a_rerun_finishes_the_trial(tmp_path):
     def interrupted(p):
         raise KeyboardInterrupt
 
@@ -97,9 +97,18 @@ def test_keyboard_interrupt_stops_the_job(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         tuner.optimize(interrupted)
     (trial,) = tuner.trials()
-    assert trial.status == "stopped"
+    # The interrupted trial never had a fair run: it waits to run again.
+    assert (trial.status, trial.attempt) == ("pending", 2)
     with Store(tmp_path / "t.db") as store:
         assert store.get_job("ki").status == "stopped"
+        assert [a.status for a in store.attempts("ki", 1)] == ["stopped"]
+        assert store.lease("ki") is None
+
+    seen = []
+    tuner.optimize(lambda p: seen.append(p) or p["lr"])
+    first, *rest = tuner.trials()
+    assert seen[0] == {k: first.hyperparameters[k] for k in seen[0]} == trial.hyperparameters
+    assert first.status == "completed" and len(rest) == 2
 
 
 def test_same_name_continues_and_grid_exhausts(tmp_path):

@@ -235,6 +235,7 @@ def test_running_a_changed_job_is_refused_with_the_differences(write_job, tmp_pa
 
 
 def test_sigterm_stops_running_trials_and_marks_the_job_stopped(write_job, tmp_path):
+    # The interrupted trials had no fair run: they wait, pending, for a resume.
     db = tmp_path / "s.db"
     job = write_job(
         static_hyperparameters=_static(sleep=60.0, steps=60),
@@ -248,12 +249,14 @@ def test_sigterm_stops_running_trials_and_marks_the_job_stopped(write_job, tmp_p
     assert _wait_for(lambda: _count(db, "running") == 2, timeout=30)
     tuner.send_signal(signal.SIGTERM)
     _, err = tuner.communicate(timeout=60)
-    assert tuner.returncode == 130, err
+    assert tuner.returncode == 128 + signal.SIGTERM, err
     with Store(db) as store:
         trials = store.trials("toy")
         assert store.get_job("toy").status == "stopped"
+        attempts = store.attempts("toy")
     assert len(trials) == 2
-    assert [(t.status, t.error) for t in trials] == [("stopped", "the tuner was interrupted")] * 2
+    assert [(t.status, t.attempt) for t in trials] == [("pending", 2)] * 2
+    assert [(a.status, a.error) for a in attempts] == [("stopped", "the tuner was interrupted")] * 2
 
 
 def _count(db: Path, status: str) -> int:

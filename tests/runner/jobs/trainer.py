@@ -19,11 +19,24 @@ def main() -> None:
     parser.add_argument("--y", type=float, default=0.0)
     parser.add_argument("--sleep", type=float, default=0.0)
     parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--mode", default="ok")  # ok | fail | silent | nan | report | spawn
+    # ok | fail | silent | nan | report | spawn | crash-once
+    parser.add_argument("--mode", default="ok")
     parser.add_argument("--record", default="")
+    parser.add_argument("--exit-code", type=int, default=3)
     args, _unknown = parser.parse_known_args()
 
     started = time.time()
+    trial_dir = os.environ.get("FASTHPO_TRIAL_DIR")
+    if trial_dir:
+        # Lets tests find the process after the tuner is gone.
+        with open(os.path.join(trial_dir, "trainer.pid"), "w") as fh:
+            fh.write(str(os.getpid()))
+    if args.mode == "crash-once":
+        # The first attempt of each trial dies by a signal, as under the OOM killer.
+        marker = os.path.join(os.path.dirname(trial_dir), f"crashed-{os.environ['FASTHPO_TRIAL_ID']}")
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            os.kill(os.getpid(), 9)
     loss = (args.x - 0.3) ** 2 + (args.y - 0.6) ** 2
     if args.mode == "spawn":
         # A grandchild that would outlive the trial if the group were not stopped.
@@ -39,7 +52,7 @@ def main() -> None:
             import fasthpo
 
             fasthpo.report(step=step, loss=value)
-        elif args.mode in ("ok", "fail", "spawn"):
+        elif args.mode in ("ok", "fail", "spawn", "crash-once"):
             print(f"step {step}: loss={value:.10g}", flush=True)
     if args.mode == "nan":
         print("step 0: loss=0.5")
@@ -50,7 +63,7 @@ def main() -> None:
                                  "start": started, "end": time.time()}) + "\n")
     if args.mode == "fail":
         print("something went wrong in training", file=sys.stderr)
-        sys.exit(3)
+        sys.exit(args.exit_code)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,321 @@
+"""One run of a tuning job: ask the strategy, launch trials, collect results, keep the store true.
+
+The loop serves both faces of fasthpo (job files whose trials are
+subprocesses, and ``Tuner.optimize`` on a Python function); the backend is the
+only difference. Each state change is written to the store before the loop
+acts on it, so whatever kills the tuner, the store says what happened.
+
+What happens to a trial:
+
+* it is created ``pending`` (counted in ``max_trials`` from then on), started
+  (``running``, a new attempt), and ends ``completed``, ``failed`` or
+  ``stopped``;
+* a failed attempt the retry policy retries puts the trial back to
+  ``pending`` for a new attempt (see :mod:`fasthpo.runner.retry`); queued
+  attempts start before any new proposal;
+* a trial the early-stopping rule stops ends ``stopped`` with its last value,
+  which the strategy is told;
+* when the tuner is stopped (``fasthpo stop``, SIGINT, SIGTERM), running
+  trials are stopped gracefully and go back to ``pending``: a resumed job runs
+  them again, since they never had a fair run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from fasthpo.objective import Objective
+from fasthpo.runner.backend import Backend, Exited, Reported, TrialLaunch
+from fasthpo.runner.early_stopping import MedianStoppingRule
+from fasthpo.runner.lease import JobLease, LeaseLostError
+from fasthpo.runner.retry import RetryPolicy
+from fasthpo.space import SearchSpace
+from fasthpo.storage import MetricReport, Store, Trial
+from fasthpo.strategies.base import Strategy
+
+log = logging.getLogger("fasthpo")
+
+#: How long one poll of the backend may wait for news (seconds).
+POLL_SECONDS = 0.1
+STOP_REQUESTED = "the job was stopped with `fasthpo stop`"
+INTERRUPTED = "the tuner was interrupted"
+
+
+class TuningLoop:
+    """The state of one tuner process running one job (built by :class:`~fasthpo.Tuner`)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        job: str,
+        space: SearchSpace,
+        objective: Objective,
+        strategy: Strategy,
+        backend: Backend,
+        lease: JobLease,
+        max_trials: int,
+        max_parallel: int,
+        static_hyperparameters: Mapping[str, Any],
+        retry: RetryPolicy,
+        stopping_rule: MedianStoppingRule | None,
+        catch: tuple[type[BaseException], ...],
+    ) -> None:
+        self.store = store
+        self.job = job
+        self.space = space
+        self.objective = objective
+        self.strategy = strategy
+        self.backend = backend
+        self.lease = lease
+        self.max_trials = max_trials
+        self.max_parallel = max_parallel
+        self.static = dict(static_hyperparameters)
+        self.retry = retry
+        self.rule = stopping_rule
+        self.catch = catch
+        self.configs: dict[int, dict[str, Any]] = {}  # tuned values of queued and running trials
+        self.queue: deque[int] = deque()  # pending trials, started before new proposals
+        self.running: set[int] = set()
+        self.last: dict[int, MetricReport] = {}
+        self.early: dict[int, str] = {}  # trials the stopping rule is stopping, and why
+        self.created = 0
+        self.exhausted = False
+        self.told_trial: int | None = None
+        self.verdicts: dict[str, str] = {}
+
+    # -- resuming ---------------------------------------------------------------------
+
+    def restore(self, previous: list[Trial]) -> None:
+        """Tell the strategy every stored result and queue the pending trials."""
+        self.created = len(previous)
+        for trial in previous:
+            config = _tuned(self.space, trial.hyperparameters)
+            if trial.objective is not None and trial.status in ("completed", "stopped"):
+                self.strategy.tell(config, trial.objective)
+                self.told_trial = trial.trial_id
+            elif trial.status == "pending":
+                self.configs[trial.trial_id] = config
+                self.queue.append(trial.trial_id)
+            if self.rule is not None and trial.status in ("completed", "stopped"):
+                for report in self.store.metrics(
+                    self.job, trial.trial_id, self.objective.metric, attempt=trial.attempt
+                ):
+                    self.rule.report(trial.trial_id, report.step, report.value)
+                self.rule.finished(trial.trial_id)
+        for record in self.store.scalings(self.job):
+            self.verdicts[record.parameter] = record.verdict
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def run(self) -> str:
+        """Run until the budget is spent or the job is stopped; return the job's final status."""
+        status = "completed"
+        try:
+            while True:
+                self.lease.check()
+                if self.lease.stop_requested:
+                    log.warning("stop requested: stopping %d running trial(s)", len(self.running))
+                    self._drain(STOP_REQUESTED)
+                    status = "stopped"
+                    break
+                slots = self.max_parallel - len(self.running)
+                while slots > 0 and self.queue:
+                    self._start(self.queue.popleft())
+                    slots -= 1
+                want = min(slots, self.max_trials - self.created)
+                if want > 0 and not self.exhausted:
+                    self._propose(want)
+                if not self.running and not self.queue:
+                    break
+                for event in self.backend.poll(POLL_SECONDS):
+                    if isinstance(event, Reported):
+                        self._reported(event)
+                    else:
+                        self._exited(event)
+        except KeyboardInterrupt:
+            log.warning("interrupted: stopping %d running trial(s)", len(self.running))
+            self._drain(INTERRUPTED)
+            self.store.update_job(self.job, status="stopped")
+            raise
+        except LeaseLostError:
+            # Another tuner owns the job now: stop our processes, write nothing.
+            self.backend.stop_all("another tuner took the job over", force=True)
+            raise
+        except BaseException:
+            self._drain(INTERRUPTED, force=True)
+            self.store.update_job(self.job, status="failed")
+            raise
+        self.store.update_job(self.job, status=status)
+        return status
+
+    def _propose(self, want: int) -> None:
+        pending = [self.configs[t] for t in (*self.running, *self.queue)]
+        proposals = self.strategy.ask(want, pending=pending)
+        self.exhausted = len(proposals) < want
+        self._record_verdicts()
+        for config in proposals:
+            trial = self.store.create_trial(self.job, config)
+            self.created += 1
+            self.configs[trial.trial_id] = config
+            self._start(trial.trial_id, attempt=1)
+
+    def _start(self, trial_id: int, attempt: int | None = None) -> None:
+        if attempt is None:
+            stored = self.store.get_trial(self.job, trial_id)
+            attempt = stored.attempt if stored is not None else 1
+        directory = self.backend.trial_directory(trial_id)
+        if directory is not None and attempt > 1:
+            directory = f"{directory}-attempt-{attempt}"
+        self.store.start_trial(self.job, trial_id, directory=directory)
+        config = self.configs[trial_id]
+        self.running.add(trial_id)
+        if self.rule is not None:
+            self.rule.restart(trial_id)
+        self.backend.launch(
+            TrialLaunch(trial_id, {**self.static, **config}, directory, attempt=attempt)
+        )
+        groups = getattr(self.backend, "process_groups", None)
+        if groups is not None and trial_id in self.backend.running:
+            self.store.record_process_groups(self.job, trial_id, groups(trial_id))
+        again = f" (attempt {attempt})" if attempt > 1 else ""
+        log.info("trial %d started%s: %s", trial_id, again, _describe(config))
+
+    def _reported(self, event: Reported) -> None:
+        self.store.add_metrics(self.job, event.trial_id, [event.report])
+        if event.report.name != self.objective.metric:
+            return
+        self.last[event.trial_id] = event.report
+        if self.rule is None or event.trial_id in self.early:
+            return
+        self.rule.report(event.trial_id, event.report.step, event.report.value)
+        reason = self.rule.should_stop(event.trial_id)
+        if reason is not None:
+            self.early[event.trial_id] = reason
+            log.info("trial %d: %s", event.trial_id, reason)
+            self.backend.stop(event.trial_id, reason)
+
+    def _exited(self, event: Exited) -> None:
+        trial_id = event.trial_id
+        self.running.discard(trial_id)
+        last = self.last.pop(trial_id, None)
+        early = self.early.pop(trial_id, None)
+        if early is not None and event.status != "completed":
+            value = last.value if last is not None else None
+            self._finish(trial_id, "stopped", value, event.exit_code, early)
+        elif event.status == "completed":
+            value = last.value if last is not None else None
+            error = None
+            if value is None:
+                error = (
+                    f"no value of metric {self.objective.metric!r} was reported"
+                    if last is None
+                    else f"the last value of {self.objective.metric!r} was not a finite number "
+                    f"({last.raw!r})"
+                )
+            self._finish(trial_id, "completed", value, event.exit_code, error)
+        elif event.status == "failed" and self._retries(trial_id, event.exit_code):
+            attempt = self.store.retry_trial(
+                self.job, trial_id, status="failed", exit_code=event.exit_code, error=event.error
+            )
+            log.warning(
+                "trial %d failed (%s); retrying as attempt %d", trial_id,
+                _first_line(event.error), attempt,
+            )
+            self.queue.appendleft(trial_id)
+            return
+        else:
+            self._finish(trial_id, event.status, None, event.exit_code, event.error)
+        if event.exception is not None and not isinstance(event.exception, self.catch):
+            raise event.exception
+
+    def _retries(self, trial_id: int, exit_code: int | None) -> bool:
+        failed = sum(a.status == "failed" for a in self.store.attempts(self.job, trial_id))
+        return self.retry.retries(failed + 1, exit_code)
+
+    def _finish(
+        self, trial_id: int, status: str, value: float | None, exit_code: int | None,
+        error: str | None,
+    ) -> None:
+        """Store how a trial ended; tell the strategy its value if it has one."""
+        self.store.finish_trial(
+            self.job, trial_id, status=status, objective=value, exit_code=exit_code, error=error
+        )
+        config = self.configs.pop(trial_id)
+        if self.rule is not None:
+            self.rule.finished(trial_id)
+        if value is None:
+            log.warning("trial %d %s: %s", trial_id, status, _first_line(error))
+            return
+        self.strategy.tell(config, value)
+        self.told_trial = trial_id
+        if status == "completed":
+            best = self.store.best_trial(self.job, self.objective.direction)
+            mark = " (new best)" if best is not None and best.trial_id == trial_id else ""
+            log.info("trial %d completed: %s=%.6g%s", trial_id, self.objective.metric, value, mark)
+        else:
+            log.info("trial %d stopped early at %s=%.6g", trial_id, self.objective.metric, value)
+
+    def _record_verdicts(self) -> None:
+        detect = getattr(self.strategy, "detected_scaling", None)
+        if detect is None or self.told_trial is None:
+            return
+        changes = {
+            name: (verdict, evidence)
+            for name, (verdict, evidence) in detect().items()
+            if self.verdicts.get(name) != verdict
+        }
+        if changes:
+            self.store.add_scalings(self.job, self.told_trial, changes)
+            for name, (verdict, _) in changes.items():
+                self.verdicts[name] = verdict
+                log.info("%s looks %s-scaled (as of trial %d)", name, verdict, self.told_trial)
+
+    def _drain(self, reason: str, *, force: bool = False) -> None:
+        """Stop every running trial; those that do not complete go back to ``pending``."""
+        self.backend.stop_all(reason, force=force)
+        while self.running and self.backend.running:
+            try:
+                events = self.backend.poll(POLL_SECONDS)
+            except KeyboardInterrupt:
+                self.backend.stop_all(reason, force=True)
+                continue
+            for event in events:
+                if isinstance(event, Reported):
+                    self.store.add_metrics(self.job, event.trial_id, [event.report])
+                    if event.report.name == self.objective.metric:
+                        self.last[event.trial_id] = event.report
+                elif event.status == "completed" or event.trial_id in self.early:
+                    self._exited(event)
+                else:
+                    self.running.discard(event.trial_id)
+                    self._requeue(event.trial_id, event.exit_code, reason)
+        # A signal can land between writing a trial and remembering it; sweep the
+        # store so no trial of this run is left running.
+        for trial in self.store.trials(self.job, status=("running",)):
+            self._requeue(trial.trial_id, None, reason)
+
+    def _requeue(self, trial_id: int, exit_code: int | None, reason: str) -> None:
+        self.store.retry_trial(self.job, trial_id, status="stopped", exit_code=exit_code, error=reason)
+        self.early.pop(trial_id, None)
+        self.last.pop(trial_id, None)
+
+
+def _tuned(space: SearchSpace, hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: hyperparameters[name] for name in space.names if name in hyperparameters}
+
+
+def _describe(config: Mapping[str, Any]) -> str:
+    return " ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) and math.isfinite(v) else f"{k}={v}"
+        for k, v in config.items()
+    )
+
+
+def _first_line(error: str | None) -> str:
+    lines = (error or "").splitlines() or [""]
+    return lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
