@@ -489,4 +489,51 @@ def test_to_dict_has_every_top_level_key_and_an_absolute_workdir(tmp_path):
         "strategy",
         "seed",
         "limits",
+        "retry",
+        "early_stopping",
     }
+
+
+def test_retry_and_early_stopping(tmp_path):
+    from fasthpo.runner.retry import RetryPolicy
+
+    job = parse_job(_minimal(), base_dir=tmp_path)
+    assert job.retry == RetryPolicy(max_attempts=1) and job.early_stopping == "off"
+    job = parse_job(
+        _minimal(retry={"max_attempts": 3, "exit_codes": [75]}, early_stopping="auto"),
+        base_dir=tmp_path,
+    )
+    assert job.retry == RetryPolicy(3, (75,)) and job.early_stopping == "auto"
+    assert parse_job(job.to_dict(), base_dir=tmp_path) == job
+    # YAML reads a bare `off` as false.
+    assert parse_job(yaml.safe_load("early_stopping: off") | _minimal(), base_dir=tmp_path) \
+        .early_stopping == "off"
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "message"),
+    [
+        ({"retry": {"max_attempts": 0}}, "retry.max_attempts", "positive integer"),
+        ({"retry": {"max_attempts": True}}, "retry.max_attempts", "positive integer"),
+        ({"retry": {"exit_codes": [0]}}, r"retry.exit_codes\[0\]", "exit code 1-255"),
+        ({"retry": {"exit_codes": 75}}, "retry.exit_codes", "list of exit codes"),
+        ({"retry": {"attempts": 2}}, "retry.attempts", "did you mean 'max_attempts'"),
+        ({"retry": 3}, "retry", "mapping"),
+        ({"early_stopping": "median"}, "early_stopping", "'auto' or 'off'"),
+        ({"early_stopping": True}, "early_stopping", "'auto' or 'off'"),
+    ],
+)
+def test_bad_retry_and_early_stopping(tmp_path, section, field, message):
+    error = _refused(_minimal(**section), message, tmp_path)
+    assert re.fullmatch(field, error.field)
+
+
+def test_retry_policy_says_what_is_retried():
+    from fasthpo.runner.retry import RetryPolicy
+
+    policy = RetryPolicy(max_attempts=3, exit_codes=(75,))
+    assert policy.retries(1, -9) and policy.retries(2, 75)
+    assert not policy.retries(3, -9)  # out of attempts
+    assert not policy.retries(1, 1)  # a plain failure is a verdict on the hyperparameters
+    assert not policy.retries(1, None)
+    assert not RetryPolicy().retries(1, -9)  # one attempt by default

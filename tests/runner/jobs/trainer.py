@@ -22,7 +22,7 @@ def main() -> None:
     # ok | fail | silent | nan | report | spawn | crash-once
     parser.add_argument("--mode", default="ok")
     parser.add_argument("--record", default="")
-    parser.add_argument("--exit-code", type=int, default=3)
+    parser.add_argument("--exit_code", type=int, default=3)
     args, _unknown = parser.parse_known_args()
 
     started = time.time()
