@@ -10,7 +10,7 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`)::
     jobs(name PK, spec JSON, status, seed, created_at, updated_at)
     trials(job, trial_id, status, hyperparameters JSON, objective, exit_code,
            error, directory, created_at, started_at, ended_at)   PK (job, trial_id)
-    metrics(job, trial_id, name, step, value, raw, source, reported_at)
+    metrics(job, trial_id, name, step, value, raw, source, reported_at, instance)
 
 A trial's ``objective`` is NULL until it completes with a finite objective;
 a metric's ``value`` is NULL when the job reported something that is not a
@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS metrics (
     raw         TEXT,
     source      TEXT NOT NULL,
     reported_at REAL NOT NULL,
+    instance    INTEGER NOT NULL DEFAULT 0,
     FOREIGN KEY (job, trial_id) REFERENCES trials(job, trial_id) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS metrics_by_trial ON metrics(job, trial_id, name);
@@ -136,7 +137,11 @@ class Trial:
 
 @dataclass(frozen=True)
 class MetricReport:
-    """One value a trial reported: from a log line (``regex``) or ``fasthpo.report`` (``report``)."""
+    """One value a trial reported: from a log line (``regex``) or ``fasthpo.report`` (``report``).
+
+    ``instance`` is the rank of the process that reported it (0 unless the
+    trial runs several instances).
+    """
 
     name: str
     value: float | None
@@ -144,6 +149,7 @@ class MetricReport:
     raw: str | None = None
     source: str = "report"
     reported_at: float = 0.0
+    instance: int = 0
 
 
 class Store:
@@ -352,15 +358,15 @@ class Store:
     def add_metrics(self, job: str, trial_id: int, reports: Iterable[MetricReport]) -> None:
         """Append metric reports of one trial in a single transaction."""
         rows = [
-            (job, trial_id, r.name, r.step, r.value, r.raw, r.source, r.reported_at)
+            (job, trial_id, r.name, r.step, r.value, r.raw, r.source, r.reported_at, r.instance)
             for r in reports
         ]
         if not rows:
             return
         with self._transaction() as db:
             db.executemany(
-                "INSERT INTO metrics (job, trial_id, name, step, value, raw, source, reported_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO metrics (job, trial_id, name, step, value, raw, source, reported_at,"
+                " instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -375,7 +381,7 @@ class Store:
         return [
             MetricReport(
                 name=r["name"], value=r["value"], step=r["step"], raw=r["raw"],
-                source=r["source"], reported_at=r["reported_at"],
+                source=r["source"], reported_at=r["reported_at"], instance=r["instance"],
             )
             for r in rows
         ]
