@@ -6,9 +6,11 @@ tuned in-process (:meth:`Tuner.optimize`). Each state change is written to the
 store before the loop acts on it, so whatever kills the tuner, the store says
 what happened up to that point.
 
-A trial's objective is the last value of the objective metric it reported.
-A trial that exits 0 without a finite last value is ``completed`` with no
-objective (and an ``error`` saying why); it never counts as the best.
+A trial's objective is made from the values of the objective metric it
+reported, as ``Objective.aggregate`` says (by default the last one; see
+:class:`~fasthpo.objective.ObjectiveTracker`). A trial that exits 0 without a
+finite objective is ``completed`` with no objective (and an ``error`` saying
+why); it never counts as the best.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from typing import Any
 
 from fasthpo.config import JobSpec, binding_differences, check_job_name
 from fasthpo.errors import ConfigError
-from fasthpo.objective import Objective, check_direction
+from fasthpo.objective import Objective, ObjectiveTracker, check_direction
 from fasthpo.runner.backend import Backend, Exited, Reported, TrialLaunch
 from fasthpo.space import SearchSpace
-from fasthpo.storage import MetricReport, Store, Trial, default_db_path
+from fasthpo.storage import Store, Trial, default_db_path
 from fasthpo.strategies.base import Strategy
 from fasthpo.strategies.registry import DEFAULT_STRATEGY, check_strategy_name, make_strategy
 
@@ -134,7 +136,7 @@ class Tuner:
             "kind": "function",
             "hyperparameters": self.space.to_dict(),
             "static_hyperparameters": self.static_hyperparameters,
-            "objective": {"metric": self.objective.metric, "direction": self.objective.direction},
+            "objective": self.objective.to_dict(),
             "strategy": self.strategy if isinstance(self.strategy, str) else type(self.strategy).__name__,
         }
         backend = FunctionBackend(fn, metric=self.objective.metric)
@@ -169,12 +171,12 @@ class Tuner:
                 strategy.tell(_tuned(self.space, trial.hyperparameters), trial.objective)
         created = len(previous)
         running: dict[int, dict[str, Any]] = {}
-        last: dict[int, MetricReport] = {}
+        trackers: dict[int, ObjectiveTracker] = {}
         exhausted = False
         status = "completed"
         try:
             while True:
-                want = min(max_parallel - len(running), self.max_trials - created)
+                want = min(max_parallel - len(running), self.max_trials - created, backend.free_slots())
                 if want > 0 and not exhausted:
                     proposals = strategy.ask(want, pending=list(running.values()))
                     exhausted = len(proposals) < want
@@ -187,11 +189,10 @@ class Tuner:
                 for event in backend.poll(POLL_SECONDS):
                     if isinstance(event, Reported):
                         store.add_metrics(self.name, event.trial_id, [event.report])
-                        if event.report.name == self.objective.metric:
-                            last[event.trial_id] = event.report
+                        self._tracker(trackers, event.trial_id).add(event.report)
                         continue
                     config = running.pop(event.trial_id)
-                    value = self._finish(store, event, last.pop(event.trial_id, None))
+                    value = self._finish(store, event, self._tracker(trackers, event.trial_id, pop=True))
                     if value is not None:
                         strategy.tell(config, value)
                     if event.exception is not None and not isinstance(event.exception, catch):
@@ -199,11 +200,11 @@ class Tuner:
         except KeyboardInterrupt:
             status = "stopped"
             log.warning("interrupted: stopping %d running trial(s)", len(running))
-            self._drain(store, backend, running, last)
+            self._drain(store, backend, running, trackers)
             store.update_job(self.name, status=status)
             raise
         except BaseException:
-            self._drain(store, backend, running, last, force=True)
+            self._drain(store, backend, running, trackers, force=True)
             store.update_job(self.name, status="failed")
             raise
         store.update_job(self.name, status=status)
@@ -248,17 +249,22 @@ class Tuner:
         log.info("trial %d started: %s", trial.trial_id, _describe(config))
         return trial.trial_id
 
-    def _finish(self, store: Store, event: Exited, last: MetricReport | None) -> float | None:
+    def _tracker(
+        self, trackers: dict[int, ObjectiveTracker], trial_id: int, *, pop: bool = False
+    ) -> ObjectiveTracker:
+        tracker = trackers.pop(trial_id, None) if pop else trackers.get(trial_id)
+        if tracker is None:
+            tracker = ObjectiveTracker(self.objective)
+            if not pop:
+                trackers[trial_id] = tracker
+        return tracker
+
+    def _finish(self, store: Store, event: Exited, tracker: ObjectiveTracker) -> float | None:
         """Store how a trial ended; return its objective if it should be told to the strategy."""
-        value = last.value if last is not None else None
+        value = tracker.value
         error = event.error
         if event.status == "completed" and value is None:
-            error = (
-                f"no value of metric {self.objective.metric!r} was reported"
-                if last is None
-                else f"the last value of {self.objective.metric!r} was not a finite number "
-                f"({last.raw!r})"
-            )
+            error = tracker.problem
         objective = value if event.status == "completed" else None
         store.finish_trial(
             self.name, event.trial_id, status=event.status, objective=objective,
@@ -282,7 +288,7 @@ class Tuner:
         store: Store,
         backend: Backend,
         running: dict[int, dict[str, Any]],
-        last: dict[int, MetricReport],
+        trackers: dict[int, ObjectiveTracker],
         *,
         force: bool = False,
     ) -> None:
@@ -298,11 +304,10 @@ class Tuner:
             for event in events:
                 if isinstance(event, Reported):
                     store.add_metrics(self.name, event.trial_id, [event.report])
-                    if event.report.name == self.objective.metric:
-                        last[event.trial_id] = event.report
+                    self._tracker(trackers, event.trial_id).add(event.report)
                 else:
                     running.pop(event.trial_id, None)
-                    self._finish(store, event, last.pop(event.trial_id, None))
+                    self._finish(store, event, self._tracker(trackers, event.trial_id, pop=True))
         # A signal can land between writing a trial and remembering it; sweep the
         # store so no trial of this run is left pending or running.
         leftover = {t.trial_id for t in store.trials(self.name, status=("pending", "running"))}
@@ -347,6 +352,8 @@ def run_job(spec: JobSpec, *, db: str | Path | None = None) -> TuningResult:
         metrics=spec.metrics,
         runs_dir=db_path.resolve().parent / f"{db_path.stem}-runs",
         max_runtime=spec.limits.max_runtime_per_trial,
+        instance_count=spec.instance_count,
+        resources=spec.resources,
     )
     started = time.monotonic()
     with Store(db_path) as store:
