@@ -194,7 +194,7 @@ def _with_defaults(spec: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def check_job_name(name: object) -> str:
     """Return ``name`` if it can name a job (and its folder), else raise ``ConfigError``."""
-    if not isinstance(name, str) or not _JOB_NAME.match(name):
+    if not isinstance(name, str) or not _JOB_NAME.fullmatch(name):
         raise ConfigError(
             "name",
             f"{name!r} is not a valid job name: use letters, digits, '_', '-' and '.', "
@@ -335,7 +335,7 @@ def _env(value: Any) -> dict[str, str]:
     env = _mapping(value, "env", "{OMP_NUM_THREADS: '1'}")
     out: dict[str, str] = {}
     for key, raw in env.items():
-        if not isinstance(key, str) or not _ENV_NAME.match(key):
+        if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
             raise ConfigError(f"env.{key}", "is not a valid environment variable name")
         if key.startswith("FASTHPO_"):
             raise ConfigError(f"env.{key}", "FASTHPO_* variables are set by the tuner itself")
@@ -458,7 +458,7 @@ def _resources(value: Any, instance_count: int) -> Resources:
         ids = []
         for i, item in enumerate(raw):
             text = str(item) if isinstance(item, int) and not isinstance(item, bool) and item >= 0 else item
-            if not isinstance(text, str) or not _GPU_ID.match(text):
+            if not isinstance(text, str) or not _GPU_ID.fullmatch(text):
                 raise ConfigError(
                     f"resources.gpu_ids[{i}]", f"must be a GPU index or UUID, got {item!r}"
                 )

@@ -22,7 +22,7 @@ _METRIC_NAME = re.compile(r"^[^\s\x00-\x1f]{1,200}$")
 
 def check_metric_name(name: object) -> str:
     """Metric names may carry '-', ':' or '/' (SageMaker style) but no spaces or controls."""
-    if not isinstance(name, str) or not _METRIC_NAME.match(name):
+    if not isinstance(name, str) or not _METRIC_NAME.fullmatch(name):
         raise ConfigError(
             "metric", f"{name!r} is not a valid metric name (1-200 characters, no spaces)"
         )

@@ -166,7 +166,11 @@ def test_missing_required_keys(tmp_path, key):
     assert error.field == key
 
 
-@pytest.mark.parametrize("name", ["a/b", "a\\b", "..", "../evil", ".hidden", "", "x" * 101, "a b", 5, None])
+@pytest.mark.parametrize(
+    "name",
+    ["a/b", "a\\b", "..", "../evil", ".hidden", "", "x" * 101, "a b", 5, None, "/etc/evil", "/tmp",
+     "ok\n", "ok\x00", "a/../../b", "~", "-rf"],
+)
 def test_bad_job_names(tmp_path, name):
     _refused(_minimal(name=name), rf"^name: {re.escape(repr(name))} is not a valid job name", tmp_path)
 

@@ -131,6 +131,7 @@ def test_static_hyperparameters_reach_the_function(tmp_path):
         ({"max_trials": 0}, "max_trials"),
         ({"max_trials": True}, "max_trials"),
         ({"name": "../escape"}, "name"),
+        ({"name": "/tmp/escape"}, "name"),
         ({"seed": -1}, "seed"),
         ({"strategy": "hyperband"}, "strategy"),
         ({"strategy": object()}, "strategy"),
