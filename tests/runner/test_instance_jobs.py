@@ -80,7 +80,7 @@ def test_fake_gpus_are_exclusive_and_every_trial_runs(tmp_path, monkeypatch):
         tmp_path,
         instance_count=1,
         resources={"gpus_per_instance": 1, "gpu_ids": [0, 1, 2]},
-        static_hyperparameters={"sleep": 0.4, "record": str(record)},
+        static_hyperparameters={"sleep": 0.8, "record": str(record)},
         limits={"max_trials": 8, "max_parallel": 5},
     )
     db = tmp_path / "s.db"

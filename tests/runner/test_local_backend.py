@@ -147,7 +147,7 @@ def test_one_failing_instance_fails_the_trial_and_stops_the_others(tmp_path):
     backend = _backend(tmp_path, instance_count=3, grace=1.0)
     started = time.monotonic()
     # Rank 1 fails; rank 2 ignores SIGTERM, so only SIGKILL after the grace ends it.
-    _launch(backend, 1, fail_rank=1, fail_after=0.5, sleep=60.0, ignore_term="true", grandchild="true")
+    _launch(backend, 1, fail_rank=1, fail_after=1.5, sleep=60.0, ignore_term="true", grandchild="true")
     pids = []
 
     def check(event):
