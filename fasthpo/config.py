@@ -11,17 +11,45 @@ unknown keys are errors (with a suggestion), never silently ignored::
       C:      {type: continuous, min: 0.001, max: 1000, scaling: auto}
       kernel: {type: categorical, values: [rbf, poly]}
     static_hyperparameters: {folds: 3}
-    objective: {metric: validation-error, direction: minimize}
+    objective: {metric: validation-error, direction: minimize, aggregate: last}
     metrics:
       - {name: validation-error, regex: 'validation-error=([0-9.eE+-]+)'}
     strategy: random
     seed: 0
     limits: {max_trials: 20, max_parallel: 2, max_runtime_per_trial: 600}
+    instance_count: 1
+    resources: {gpus_per_instance: 0, cpus_per_instance: 0, gpu_ids: [0, 1]}
     retry: {max_attempts: 3, exit_codes: [75]}   # signals are retried; see runner.retry
     early_stopping: auto                         # median stopping rule; default off
 
-Relative ``workdir`` is resolved against the job file's folder. Every error is a
-:class:`~fasthpo.errors.ConfigError` whose field is the dotted path of the key.
+Required: ``name``, ``command``, ``hyperparameters``, ``objective`` (with
+``metric`` and ``direction``). The rest, with their defaults:
+
+``workdir`` (``.``)
+    Working directory of every trial; relative to the job file's folder.
+``env`` (``{}``)
+    Extra environment variables; ``FASTHPO_*`` names are the tuner's own.
+``static_hyperparameters`` (``{}``)
+    Fixed values passed to every trial along with the tuned ones.
+``objective.aggregate`` (``last``)
+    How a trial's reports become its objective: ``last`` (the last value
+    reported by any instance), ``rank0``, or the ``mean``, ``min`` or ``max``
+    of each instance's last value.
+``metrics`` (``[]``)
+    Regex metric definitions, one capture group each, over stdout and stderr.
+``strategy`` (``bayesian``), ``seed`` (drawn once and stored)
+``limits``
+    ``max_trials`` (20), ``max_parallel`` (1), ``max_runtime_per_trial``
+    (seconds, none by default).
+``instance_count`` (1)
+    Processes started per trial (ranks of one distributed training run).
+``resources`` (none)
+    ``gpus_per_instance`` and ``cpus_per_instance`` (0: not managed) are
+    handed out exclusively; ``gpu_ids`` lists the GPUs to use instead of
+    asking ``nvidia-smi`` (see :mod:`fasthpo.runner.resources`).
+
+Every error is a :class:`~fasthpo.errors.ConfigError` whose field is the
+dotted path of the key.
 """
 
 from __future__ import annotations
@@ -37,7 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from fasthpo.errors import ConfigError
-from fasthpo.objective import Objective, check_direction, check_metric_name
+from fasthpo.objective import Objective, check_aggregate, check_direction, check_metric_name
 from fasthpo.runner.early_stopping import EARLY_STOPPING_MODES
 from fasthpo.runner.retry import RetryPolicy
 from fasthpo.space import SearchSpace, check_name
@@ -45,10 +73,14 @@ from fasthpo.strategies.registry import DEFAULT_STRATEGY, check_strategy_name
 
 _TOP_KEYS = (
     "name", "command", "workdir", "env", "hyperparameters", "static_hyperparameters",
-    "objective", "metrics", "strategy", "seed", "limits", "retry", "early_stopping",
+    "objective", "metrics", "strategy", "seed", "limits", "instance_count", "resources",
+    "retry", "early_stopping",
 )
 _REQUIRED = ("name", "command", "hyperparameters", "objective")
 _LIMIT_KEYS = ("max_trials", "max_parallel", "max_runtime_per_trial")
+_RESOURCE_KEYS = ("gpus_per_instance", "cpus_per_instance", "gpu_ids")
+#: A GPU as ``CUDA_VISIBLE_DEVICES`` names it: an index, or a ``GPU-``/``MIG-`` UUID.
+_GPU_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:/.-]{0,99}$")
 _JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: ``{{`` and ``}}`` are literal braces; ``{name}`` is a hyperparameter placeholder.
@@ -79,6 +111,27 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Resources:
+    """Devices each instance of a trial gets for itself (0: not managed by the tuner).
+
+    ``gpu_ids`` names the GPUs to hand out (as ``CUDA_VISIBLE_DEVICES`` would);
+    ``None`` asks ``nvidia-smi``.
+    """
+
+    gpus_per_instance: int = 0
+    cpus_per_instance: int = 0
+    gpu_ids: tuple[str, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as a job stores it."""
+        return {
+            "gpus_per_instance": self.gpus_per_instance,
+            "cpus_per_instance": self.cpus_per_instance,
+            "gpu_ids": None if self.gpu_ids is None else list(self.gpu_ids),
+        }
+
+
+@dataclass(frozen=True)
 class JobSpec:
     """A validated tuning job, ready for the runner."""
 
@@ -93,6 +146,8 @@ class JobSpec:
     strategy: str = DEFAULT_STRATEGY
     seed: int | None = None
     limits: Limits = Limits()
+    instance_count: int = 1
+    resources: Resources = Resources()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     early_stopping: str = "off"
 
@@ -105,7 +160,7 @@ class JobSpec:
             "env": dict(self.env),
             "hyperparameters": self.space.to_dict(),
             "static_hyperparameters": dict(self.static_hyperparameters),
-            "objective": {"metric": self.objective.metric, "direction": self.objective.direction},
+            "objective": self.objective.to_dict(),
             "metrics": [{"name": m.name, "regex": m.regex} for m in self.metrics],
             "strategy": self.strategy,
             "seed": self.seed,
@@ -114,6 +169,8 @@ class JobSpec:
                 "max_parallel": self.limits.max_parallel,
                 "max_runtime_per_trial": self.limits.max_runtime_per_trial,
             },
+            "instance_count": self.instance_count,
+            "resources": self.resources.to_dict(),
             "retry": self.retry.to_dict(),
             "early_stopping": self.early_stopping,
         }
@@ -127,6 +184,7 @@ BINDING_FIELDS = (
 
 def binding_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """Describe each binding field that differs between two stored job dicts."""
+    old, new = _with_defaults(old), _with_defaults(new)
     return [
         f"{key}: {json.dumps(old.get(key), sort_keys=True)} -> "
         f"{json.dumps(new.get(key), sort_keys=True)}"
@@ -135,9 +193,17 @@ def binding_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[
     ]
 
 
+def _with_defaults(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    # Jobs stored before ``objective.aggregate`` existed aggregated with ``last``.
+    objective = spec.get("objective")
+    if isinstance(objective, Mapping) and "aggregate" not in objective:
+        return {**spec, "objective": {**objective, "aggregate": "last"}}
+    return spec
+
+
 def check_job_name(name: object) -> str:
     """Return ``name`` if it can name a job (and its folder), else raise ``ConfigError``."""
-    if not isinstance(name, str) or not _JOB_NAME.match(name):
+    if not isinstance(name, str) or not _JOB_NAME.fullmatch(name):
         raise ConfigError(
             "name",
             f"{name!r} is not a valid job name: use letters, digits, '_', '-' and '.', "
@@ -192,11 +258,18 @@ def parse_job(data: Any, *, base_dir: str | os.PathLike[str] = ".") -> JobSpec:
     objective = _objective(data["objective"])
     metrics = _metrics(data.get("metrics") or [])
     strategy = check_strategy_name(data.get("strategy", DEFAULT_STRATEGY))
+    instance_count = _positive_int(data.get("instance_count", 1), "instance_count")
+    resources = _resources(data.get("resources") or {}, instance_count)
+    env = _env(data.get("env") or {})
+    if resources.gpus_per_instance and "CUDA_VISIBLE_DEVICES" in env:
+        raise ConfigError(
+            "env.CUDA_VISIBLE_DEVICES", "is set by the tuner when resources.gpus_per_instance > 0"
+        )
     return JobSpec(
         name=name,
         command=command,
         workdir=_workdir(data.get("workdir", "."), Path(base_dir)),
-        env=_env(data.get("env") or {}),
+        env=env,
         space=space,
         static_hyperparameters=static,
         objective=objective,
@@ -204,6 +277,8 @@ def parse_job(data: Any, *, base_dir: str | os.PathLike[str] = ".") -> JobSpec:
         strategy=strategy,
         seed=_seed(data.get("seed")),
         limits=_limits(data.get("limits") or {}),
+        instance_count=instance_count,
+        resources=resources,
         retry=_retry(data.get("retry") or {}),
         early_stopping=_early_stopping(data.get("early_stopping", "off")),
     )
@@ -271,7 +346,7 @@ def _env(value: Any) -> dict[str, str]:
     env = _mapping(value, "env", "{OMP_NUM_THREADS: '1'}")
     out: dict[str, str] = {}
     for key, raw in env.items():
-        if not isinstance(key, str) or not _ENV_NAME.match(key):
+        if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
             raise ConfigError(f"env.{key}", "is not a valid environment variable name")
         if key.startswith("FASTHPO_"):
             raise ConfigError(f"env.{key}", "FASTHPO_* variables are set by the tuner itself")
@@ -303,7 +378,7 @@ def _static_hyperparameters(value: Any, space: SearchSpace) -> dict[str, Any]:
 
 def _objective(value: Any) -> Objective:
     body = _mapping(value, "objective", "{metric: validation-error, direction: minimize}")
-    _check_keys(body, ("metric", "direction"), "objective")
+    _check_keys(body, ("metric", "direction", "aggregate"), "objective")
     for key in ("metric", "direction"):
         if key not in body:
             raise ConfigError(f"objective.{key}", "required key is missing")
@@ -311,8 +386,9 @@ def _objective(value: Any) -> Objective:
     if not isinstance(metric, str) or not metric:
         raise ConfigError("objective.metric", f"must be a metric name, got {metric!r}")
     direction = check_direction(body["direction"], "objective.direction")
+    aggregate = check_aggregate(body.get("aggregate", "last"), "objective.aggregate")
     try:
-        return Objective(metric, direction)
+        return Objective(metric, direction, aggregate)
     except ConfigError as exc:
         raise exc.within("objective") from None
 
@@ -373,6 +449,50 @@ def _limits(value: Any) -> Limits:
         max_trials=_positive_int(body.get("max_trials", DEFAULT_MAX_TRIALS), "limits.max_trials"),
         max_parallel=_positive_int(body.get("max_parallel", 1), "limits.max_parallel"),
         max_runtime_per_trial=runtime,
+    )
+
+
+def _resources(value: Any, instance_count: int) -> Resources:
+    body = _mapping(value, "resources", "{gpus_per_instance: 1, cpus_per_instance: 4}")
+    _check_keys(body, _RESOURCE_KEYS, "resources")
+    counts = {}
+    for key in ("gpus_per_instance", "cpus_per_instance"):
+        count = body.get(key, 0)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ConfigError(f"resources.{key}", f"must be a non-negative integer, got {count!r}")
+        counts[key] = count
+    gpu_ids = None
+    if body.get("gpu_ids") is not None:
+        raw = body["gpu_ids"]
+        if not isinstance(raw, list) or not raw:
+            raise ConfigError("resources.gpu_ids", f"must be a non-empty list such as [0, 1], got {raw!r}")
+        ids = []
+        for i, item in enumerate(raw):
+            text = str(item) if isinstance(item, int) and not isinstance(item, bool) and item >= 0 else item
+            if not isinstance(text, str) or not _GPU_ID.fullmatch(text):
+                raise ConfigError(
+                    f"resources.gpu_ids[{i}]", f"must be a GPU index or UUID, got {item!r}"
+                )
+            if text in ids:
+                raise ConfigError(f"resources.gpu_ids[{i}]", f"GPU {text!r} is listed twice")
+            ids.append(text)
+        gpu_ids = tuple(ids)
+        if counts["gpus_per_instance"] == 0:
+            raise ConfigError(
+                "resources.gpu_ids", "lists GPUs but resources.gpus_per_instance is 0; set how many "
+                "each instance gets"
+            )
+        needed = counts["gpus_per_instance"] * instance_count
+        if needed > len(gpu_ids):
+            raise ConfigError(
+                "resources.gpus_per_instance",
+                f"a trial needs {counts['gpus_per_instance']} x {instance_count} instance(s) = "
+                f"{needed} GPUs, but resources.gpu_ids lists {len(gpu_ids)}",
+            )
+    return Resources(
+        gpus_per_instance=counts["gpus_per_instance"],
+        cpus_per_instance=counts["cpus_per_instance"],
+        gpu_ids=gpu_ids,
     )
 
 

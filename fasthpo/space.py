@@ -44,7 +44,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 def check_name(name: object, what: str = "hyperparameter") -> str:
     """Return ``name`` if it is a safe identifier (letters, digits, ``_``; ≤ 64 chars)."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(
             str(name) if isinstance(name, str) and name else "",
             f"{what} name {name!r} is not a safe identifier: use letters, digits and "

@@ -207,7 +207,11 @@ class Trial:
 
 @dataclass(frozen=True)
 class MetricReport:
-    """One value a trial reported: from a log line (``regex``) or ``fasthpo.report`` (``report``)."""
+    """One value a trial reported: from a log line (``regex``) or ``fasthpo.report`` (``report``).
+
+    ``instance`` is the rank of the process that reported it (0 unless the
+    trial runs several instances).
+    """
 
     name: str
     value: float | None
@@ -215,6 +219,7 @@ class MetricReport:
     raw: str | None = None
     source: str = "report"
     reported_at: float = 0.0
+    instance: int = 0
 
 
 @dataclass(frozen=True)
@@ -645,7 +650,8 @@ class Store:
     def add_metrics(self, job: str, trial_id: int, reports: Iterable[MetricReport]) -> None:
         """Append metric reports of one trial in a single transaction."""
         rows = [
-            (job, trial_id, r.name, r.step, r.value, r.raw, r.source, r.reported_at, job, trial_id)
+            (job, trial_id, r.name, r.step, r.value, r.raw, r.source, r.reported_at, r.instance,
+             job, trial_id)
             for r in reports
         ]
         if not rows:
@@ -654,7 +660,7 @@ class Store:
             # Reports belong to the trial's current attempt.
             db.executemany(
                 "INSERT INTO metrics (job, trial_id, name, step, value, raw, source, reported_at,"
-                " attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+                " instance, attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
                 "(SELECT attempt FROM trials WHERE job = ? AND trial_id = ?))",
                 rows,
             )
@@ -675,7 +681,7 @@ class Store:
         return [
             MetricReport(
                 name=r["name"], value=r["value"], step=r["step"], raw=r["raw"],
-                source=r["source"], reported_at=r["reported_at"],
+                source=r["source"], reported_at=r["reported_at"], instance=r["instance"],
             )
             for r in rows
         ]

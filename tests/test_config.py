@@ -12,9 +12,11 @@ import pytest
 import yaml
 
 from fasthpo.config import (
+    BINDING_FIELDS,
     JobSpec,
     Limits,
     MetricDefinition,
+    Resources,
     binding_differences,
     load_job,
     parse_job,
@@ -164,7 +166,11 @@ def test_missing_required_keys(tmp_path, key):
     assert error.field == key
 
 
-@pytest.mark.parametrize("name", ["a/b", "a\\b", "..", "../evil", ".hidden", "", "x" * 101, "a b", 5, None])
+@pytest.mark.parametrize(
+    "name",
+    ["a/b", "a\\b", "..", "../evil", ".hidden", "", "x" * 101, "a b", 5, None, "/etc/evil", "/tmp",
+     "ok\n", "ok\x00", "a/../../b", "~", "-rf"],
+)
 def test_bad_job_names(tmp_path, name):
     _refused(_minimal(name=name), rf"^name: {re.escape(repr(name))} is not a valid job name", tmp_path)
 
@@ -489,6 +495,8 @@ def test_to_dict_has_every_top_level_key_and_an_absolute_workdir(tmp_path):
         "strategy",
         "seed",
         "limits",
+        "instance_count",
+        "resources",
         "retry",
         "early_stopping",
     }
@@ -537,3 +545,95 @@ def test_retry_policy_says_what_is_retried():
     assert not policy.retries(1, 1)  # a plain failure is a verdict on the hyperparameters
     assert not policy.retries(1, None)
     assert not RetryPolicy().retries(1, -9)  # one attempt by default
+
+
+# ---------------------------------------------------------------------------
+# objective.aggregate, instance_count, resources
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("aggregate", ["last", "rank0", "mean", "min", "max"])
+def test_objective_aggregate_is_parsed_and_round_trips(tmp_path, aggregate):
+    objective = {"metric": "loss", "direction": "minimize", "aggregate": aggregate}
+    spec = parse_job(_minimal(objective=objective), base_dir=tmp_path)
+    assert spec.objective == Objective("loss", "minimize", aggregate)
+    assert spec.to_dict()["objective"] == objective
+    assert parse_job(spec.to_dict(), base_dir=tmp_path) == spec
+
+
+def test_objective_aggregate_defaults_to_last_and_bad_ones_are_named(tmp_path):
+    assert parse_job(_minimal(), base_dir=tmp_path).objective.aggregate == "last"
+    _refused(
+        _minimal(objective={"metric": "loss", "direction": "minimize", "aggregate": "median"}),
+        r"^objective\.aggregate: must be one of 'last', 'rank0', 'mean', 'min', 'max', got 'median'",
+        tmp_path,
+    )
+    with pytest.raises(ConfigError, match=r"^aggregate: must be one of"):
+        Objective("loss", "minimize", "sum")
+
+
+def test_changing_the_aggregate_binds_but_an_old_spec_means_last(tmp_path):
+    assert "objective" in BINDING_FIELDS
+    base = parse_job(_minimal(), base_dir=tmp_path).to_dict()
+    mean = {**base, "objective": {**base["objective"], "aggregate": "mean"}}
+    (diff,) = binding_differences(base, mean)
+    assert diff.startswith("objective:") and '"aggregate": "mean"' in diff
+    # A job stored before the key existed aggregated with 'last': same definition.
+    old = {**base, "objective": {"metric": "loss", "direction": "minimize"}}
+    assert binding_differences(old, base) == []
+    assert binding_differences(old, mean) != []
+
+
+def test_instance_count(tmp_path):
+    assert parse_job(_minimal(), base_dir=tmp_path).instance_count == 1
+    spec = parse_job(_minimal(instance_count=4), base_dir=tmp_path)
+    assert spec.instance_count == 4 and spec.to_dict()["instance_count"] == 4
+    for bad in (0, -1, 1.5, True, "2"):
+        _refused(_minimal(instance_count=bad), r"^instance_count: must be a positive integer", tmp_path)
+
+
+def test_resources_are_parsed_and_round_trip(tmp_path):
+    spec = parse_job(
+        _minimal(instance_count=2, resources={"gpus_per_instance": 2, "cpus_per_instance": 3,
+                                              "gpu_ids": [0, 1, "GPU-8f2a", 3]}),
+        base_dir=tmp_path,
+    )
+    assert spec.resources == Resources(2, 3, ("0", "1", "GPU-8f2a", "3"))
+    assert spec.to_dict()["resources"] == {
+        "gpus_per_instance": 2, "cpus_per_instance": 3, "gpu_ids": ["0", "1", "GPU-8f2a", "3"],
+    }
+    assert parse_job(spec.to_dict(), base_dir=tmp_path) == spec
+    assert parse_job(_minimal(), base_dir=tmp_path).resources == Resources(0, 0, None)
+
+
+@pytest.mark.parametrize(
+    ("resources", "pattern"),
+    [
+        ({"gpus": 1}, r"^resources\.gpus: unknown key; did you mean 'gpu_ids'"),
+        ({"gpus_per_instance": -1}, r"^resources\.gpus_per_instance: must be a non-negative integer"),
+        ({"cpus_per_instance": 1.5}, r"^resources\.cpus_per_instance: must be a non-negative integer"),
+        ({"gpus_per_instance": 1, "gpu_ids": []}, r"^resources\.gpu_ids: must be a non-empty list"),
+        ({"gpus_per_instance": 1, "gpu_ids": "0,1"}, r"^resources\.gpu_ids: must be a non-empty list"),
+        ({"gpus_per_instance": 1, "gpu_ids": [0, "a,b"]}, r"^resources\.gpu_ids\[1\]: must be a GPU"),
+        ({"gpus_per_instance": 1, "gpu_ids": [-1]}, r"^resources\.gpu_ids\[0\]: must be a GPU"),
+        ({"gpus_per_instance": 1, "gpu_ids": [0, "0"]}, r"^resources\.gpu_ids\[1\]: GPU '0' is listed twice"),
+        ({"gpu_ids": [0]}, r"^resources\.gpu_ids: lists GPUs but resources\.gpus_per_instance is 0"),
+        # 2 GPUs x 2 instances cannot fit on 3 GPUs: refused, not silently reduced.
+        ({"gpus_per_instance": 2, "gpu_ids": [0, 1, 2]},
+         r"^resources\.gpus_per_instance: a trial needs 2 x 2 instance\(s\) = 4 GPUs, but "
+         r"resources\.gpu_ids lists 3"),
+        ([1], r"^resources: must be a mapping"),
+    ],
+)
+def test_resource_refusals(tmp_path, resources, pattern):
+    _refused(_minimal(instance_count=2, resources=resources), pattern, tmp_path)
+
+
+def test_cuda_visible_devices_in_env_conflicts_with_managed_gpus(tmp_path):
+    _refused(
+        _minimal(env={"CUDA_VISIBLE_DEVICES": "0"}, resources={"gpus_per_instance": 1}),
+        r"^env\.CUDA_VISIBLE_DEVICES: is set by the tuner",
+        tmp_path,
+    )
+    # Without managed GPUs the job may pick its own.
+    parse_job(_minimal(env={"CUDA_VISIBLE_DEVICES": "0"}), base_dir=tmp_path)

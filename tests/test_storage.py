@@ -79,10 +79,12 @@ class StoreConformance:
             MetricReport("loss", 1.0, step=0, source="report", reported_at=1.0),
             MetricReport("acc", 0.5, step=0, source="report", reported_at=1.0),
             MetricReport("loss", None, raw="nan", source="regex", reported_at=2.0),
+            MetricReport("loss", 0.75, step=0, source="report", reported_at=2.5, instance=3),
         ]
         store.add_metrics("j", 1, reports)
         assert store.metrics("j", 1) == reports
-        assert [r.value for r in store.metrics("j", 1, "loss")] == [1.0, None]
+        assert [r.instance for r in store.metrics("j", 1)] == [0, 0, 0, 3]
+        assert [r.value for r in store.metrics("j", 1, "loss")] == [1.0, None, 0.75]
 
     def test_invalid_states_are_refused(self, tmp_path):
         store = self.make_store(tmp_path)

@@ -19,7 +19,11 @@ DEFAULT_GRACE_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class TrialLaunch:
-    """Everything a backend needs to start one trial."""
+    """Everything a backend needs to start one trial.
+
+    ``directory`` is where this attempt's files go (the tuner may choose one
+    per attempt); ``attempt`` counts tries at the same trial, from 1.
+    """
 
     trial_id: int
     hyperparameters: Mapping[str, Any]  # static and tuned, as the job receives them
@@ -56,6 +60,10 @@ class Backend(Protocol):
         """Where the trial's files will live (known before it starts), or ``None``."""
         ...
 
+    def free_slots(self) -> int:
+        """How many more trials could start now (devices, workers); the loop asks for no more."""
+        ...
+
     def launch(self, trial: TrialLaunch) -> None:
         """Start a trial; a start that fails is reported as an ``Exited`` event."""
         ...
@@ -67,6 +75,14 @@ class Backend(Protocol):
     @property
     def running(self) -> tuple[int, ...]:
         """Ids of trials that may still produce events."""
+        ...
+
+    def stop(self, trial_id: int, reason: str) -> None:
+        """Ask one trial to stop gracefully; it exits as ``stopped`` with ``reason``.
+
+        Its ``Exited`` event comes from a later :meth:`poll`. Stopping an
+        unknown or finished trial does nothing.
+        """
         ...
 
     def stop_all(self, reason: str, *, force: bool = False) -> None:

@@ -3,7 +3,9 @@
 ``Tuner.optimize(fn)`` uses it: trials run one at a time, ``fn(params)``
 returns the objective value, and an exception fails the trial (the loop
 decides whether to re-raise it). There is no runtime limit: a function cannot
-be interrupted safely from outside, so use a job file for long trainings.
+be interrupted safely from outside, so use a job file for long trainings. For
+the same reason :meth:`FunctionBackend.stop` only drops a trial that has not
+started yet; a call already running always runs to its end.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from typing import Any
 from fasthpo.runner.backend import Event, Exited, Reported, TrialLaunch
 from fasthpo.storage import MetricReport
 
+#: What :meth:`FunctionBackend.free_slots` says: calls queue, so any number may be launched.
+UNLIMITED = 1 << 30
+
 
 class FunctionBackend:
     """Runs ``fn(hyperparameters) -> float`` for each launched trial, in order."""
@@ -26,14 +31,21 @@ class FunctionBackend:
         self._fn = fn
         self._metric = metric
         self._queue: deque[TrialLaunch] = deque()
+        self._stopped: list[Event] = []
 
     def trial_directory(self, trial_id: int) -> str | None:
         return None
+
+    def free_slots(self) -> int:
+        return UNLIMITED
 
     def launch(self, trial: TrialLaunch) -> None:
         self._queue.append(trial)
 
     def poll(self, timeout: float) -> list[Event]:
+        if self._stopped:
+            stopped, self._stopped = self._stopped, []
+            return stopped
         if not self._queue:
             return []
         trial = self._queue.popleft()
@@ -58,8 +70,19 @@ class FunctionBackend:
 
     @property
     def running(self) -> tuple[int, ...]:
-        # A trial runs only inside poll(); between polls there is nothing to reap.
-        return ()
+        # A trial runs only inside poll(); between polls only stop events wait to be reaped.
+        return tuple(e.trial_id for e in self._stopped)
+
+    def stop(self, trial_id: int, reason: str) -> None:
+        """Drop ``trial_id`` if it has not started: it exits as ``stopped`` on the next poll.
+
+        A function call cannot be interrupted from outside, so a trial whose call
+        is under way (or done) is not affected.
+        """
+        for trial in list(self._queue):
+            if trial.trial_id == trial_id:
+                self._queue.remove(trial)
+                self._stopped.append(Exited(trial_id, "stopped", error=reason))
 
     def stop_all(self, reason: str, *, force: bool = False) -> None:
         self._queue.clear()

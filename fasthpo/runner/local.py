@@ -1,18 +1,41 @@
-"""The local backend: each trial is a subprocess in its own process group and folder.
+"""The local backend: each trial is one or more subprocesses, each in its own process group.
 
-A trial folder holds ``hyperparameters.json``, ``stdout.log``, ``stderr.log``
-and ``metrics.jsonl``; the job writes its logs straight to those files (no
-pipes to fill up), and the backend follows them incrementally. The job sees::
+A trial folder holds ``hyperparameters.json``; each instance (process) of the
+trial writes ``stdout.log``, ``stderr.log`` and ``metrics.jsonl`` straight to
+files (no pipes to fill up), which the backend follows incrementally. With one
+instance (the default) those files sit in the trial folder itself; with
+``instance_count`` N > 1 each rank has its own subfolder::
+
+    trial-0007/
+        hyperparameters.json
+        rank-0/stdout.log  rank-0/stderr.log  rank-0/metrics.jsonl
+        rank-1/...
+
+Each instance sees::
 
     FASTHPO_TRIAL_ID         the trial's id within its job
+    FASTHPO_ATTEMPT          which attempt at the trial this is (1, 2, ...)
     FASTHPO_JOB_NAME         the job's name
-    FASTHPO_TRIAL_DIR        the trial folder (a place for checkpoints and outputs)
+    FASTHPO_TRIAL_DIR        the trial folder (shared by the instances: checkpoints, outputs)
     FASTHPO_HYPERPARAMETERS  JSON object of static and tuned hyperparameters
-    FASTHPO_METRICS_FILE     where fasthpo.report appends its JSON lines
+    FASTHPO_METRICS_FILE     where fasthpo.report appends its JSON lines (per instance)
+    FASTHPO_INSTANCE_RANK    0 .. N-1
+    FASTHPO_INSTANCE_COUNT   N
 
-Stopping a trial sends SIGTERM to its whole process group, then SIGKILL after
-a grace period, so no child or grandchild outlives it. Exits are noticed at
-once through pidfds where the OS has them (Linux), else by polling.
+and with N > 1 what ``torch.distributed`` reads with ``init_method="env://"``:
+``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` (127.0.0.1), ``MASTER_PORT`` (a
+port that was free when the trial started), ``LOCAL_RANK`` and
+``LOCAL_WORLD_SIZE``. When the tuner hands out GPUs each instance sees only
+its own (as ``cuda:0`` ...), so ``LOCAL_RANK`` is 0 and ``LOCAL_WORLD_SIZE``
+1 there: ``torch.cuda.set_device(LOCAL_RANK)`` picks the instance's own GPU.
+
+If an instance fails (non-zero exit) the trial fails, naming the rank, and its
+other instances are stopped. Stopping a trial sends SIGTERM to every
+instance's process group, then SIGKILL after a grace period, so no child or
+grandchild outlives it (one that starts a session of its own escapes any
+process-group scheme). The trial's ``Exited`` comes once every instance is
+gone and its output read. Exits are noticed at once through pidfds where the
+OS has them (Linux), else by polling.
 """
 
 from __future__ import annotations
@@ -21,32 +44,47 @@ import json
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
-from fasthpo.config import MetricDefinition
+from fasthpo.config import MetricDefinition, Resources
 from fasthpo.reporting import HYPERPARAMETERS_ENV, METRICS_FILE_ENV, TRIAL_ID_ENV
 from fasthpo.runner.backend import Event, Exited, Reported, TrialLaunch
 from fasthpo.runner.command import build_argv
 from fasthpo.runner.logs import LineFollower, RegexMetrics, parse_report_lines
+from fasthpo.runner.resources import DevicePool, InstanceDevices, pinned
 
 DEFAULT_GRACE_SECONDS = 10.0
 STDERR_TAIL_BYTES = 4096
+MASTER_ADDR = "127.0.0.1"
 
 
 @dataclass
-class _Running:
-    trial_id: int
+class _Instance:
+    rank: int
     process: subprocess.Popen[bytes]
-    directory: Path
-    started: float  # monotonic
+    directory: Path  # where its logs go
     followers: tuple[LineFollower, LineFollower]
     reports: LineFollower
     pidfd: int | None = None
+    exit_code: int | None = None  # set once reaped
+    drained: bool = False  # exited, and every byte it wrote has been read
+
+
+@dataclass
+class _Trial:
+    trial_id: int
+    directory: Path
+    started: float  # monotonic
+    instances: list[_Instance] = field(default_factory=list)
     stop_reason: str | None = None
+    failure: tuple[int, int] | None = None  # (rank, exit code) of the first instance that failed
     kill_at: float | None = None  # monotonic deadline for SIGKILL after SIGTERM
 
 
@@ -71,6 +109,13 @@ class LocalBackend:
         Seconds a trial may run before it is stopped; ``None`` for no limit.
     grace
         Seconds between SIGTERM and SIGKILL when a trial is stopped.
+    instance_count
+        Processes per trial.
+    resources
+        GPUs and cores each instance gets (see :mod:`fasthpo.runner.resources`);
+        ignored when ``pool`` is given.
+    pool
+        A ready device pool (tests inject one with a fake device list).
     """
 
     def __init__(
@@ -84,7 +129,12 @@ class LocalBackend:
         runs_dir: str | os.PathLike[str],
         max_runtime: float | None = None,
         grace: float = DEFAULT_GRACE_SECONDS,
+        instance_count: int = 1,
+        resources: Resources | None = None,
+        pool: DevicePool | None = None,
     ) -> None:
+        if isinstance(instance_count, bool) or not isinstance(instance_count, int) or instance_count < 1:
+            raise ValueError(f"instance_count must be a positive integer, got {instance_count!r}")
         self.job_name = job_name
         self.command = tuple(command)
         self.workdir = workdir
@@ -93,143 +143,287 @@ class LocalBackend:
         self.job_dir = Path(runs_dir) / job_name
         self.max_runtime = max_runtime
         self.grace = grace
-        self._running: dict[int, _Running] = {}
+        self.instance_count = instance_count
+        # Refuses an impossible request (ConfigError) before any trial starts.
+        self.pool = pool or DevicePool.for_job(resources or Resources(), instance_count)
+        if self.pool.instance_count != instance_count:
+            raise ValueError("the device pool was made for another instance_count")
+        self._running: dict[int, _Trial] = {}
+        self._waiting: deque[TrialLaunch] = deque()  # launched, waiting for free devices
         self._finished: list[Event] = []
+        self._backlog = False  # some log has unread data: poll again without waiting
         self._selector = selectors.DefaultSelector()
+
+    # -- the Backend protocol ----------------------------------------------------------
 
     def trial_directory(self, trial_id: int) -> str:
         return str(self.job_dir / f"trial-{trial_id:04d}")
 
+    def free_slots(self) -> int:
+        """How many more trials can start now (the devices' limit; not ``max_parallel``)."""
+        return max(self.pool.free_trials() - len(self._waiting), 0)
+
     def launch(self, trial: TrialLaunch) -> None:
-        directory = Path(trial.directory or self.trial_directory(trial.trial_id))
-        hyperparameters = dict(trial.hyperparameters)
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            encoded = json.dumps(hyperparameters, sort_keys=False)
-            (directory / "hyperparameters.json").write_text(encoded + "\n", encoding="utf-8")
-            metrics_file = directory / "metrics.jsonl"
-            metrics_file.write_bytes(b"")
-            env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
-            env.update(
-                {
-                    TRIAL_ID_ENV: str(trial.trial_id),
-                    "FASTHPO_JOB_NAME": self.job_name,
-                    "FASTHPO_TRIAL_DIR": str(directory),
-                    HYPERPARAMETERS_ENV: encoded,
-                    METRICS_FILE_ENV: str(metrics_file),
-                }
-            )
-            argv = build_argv(self.command, hyperparameters)
-            with (
-                open(directory / "stdout.log", "wb") as out,
-                open(directory / "stderr.log", "wb") as err,
-            ):
-                process = subprocess.Popen(
-                    argv,
-                    cwd=self.workdir,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    start_new_session=True,  # own process group: stop reaches grandchildren
-                    close_fds=True,
-                )
-        except OSError as exc:
-            self._finished.append(
-                Exited(trial.trial_id, "failed", error=f"cannot start the trial: {exc}")
-            )
-            return
-        running = _Running(
-            trial_id=trial.trial_id,
-            process=process,
-            directory=directory,
-            started=time.monotonic(),
-            followers=(
-                LineFollower(directory / "stdout.log"),
-                LineFollower(directory / "stderr.log"),
-            ),
-            reports=LineFollower(metrics_file),
-        )
-        running.pidfd = _pidfd(process.pid)
-        if running.pidfd is not None:
-            self._selector.register(running.pidfd, selectors.EVENT_READ, running.trial_id)
-        self._running[trial.trial_id] = running
+        """Start a trial, or queue it until its devices are free."""
+        if self._waiting or not self._start(trial):
+            self._waiting.append(trial)
 
     def poll(self, timeout: float) -> list[Event]:
         events, self._finished = self._finished, []
-        if events:
+        if events or self._backlog:
             timeout = 0.0
         if self._running and self._selector.get_map():
             self._selector.select(timeout)
         elif timeout > 0:
             time.sleep(timeout)
+        self._backlog = False
         now = time.monotonic()
-        for trial_id, running in list(self._running.items()):
-            exit_code = running.process.poll()
-            events += self._read(running, final=exit_code is not None)
-            if exit_code is not None:
-                events.append(self._exited(running, exit_code))
-                del self._running[trial_id]
-            else:
-                self._enforce_limits(running, now)
+        for trial in list(self._running.values()):
+            events += self._advance(trial, now)
+        while self._waiting and self._start(self._waiting[0]):
+            self._waiting.popleft()
         return events
 
+    def stop(self, trial_id: int, reason: str) -> None:
+        """Stop one trial (SIGTERM, SIGKILL after the grace period); it exits as ``stopped``.
+
+        A trial still waiting for devices is dropped at once; an unknown or
+        finished trial is ignored.
+        """
+        if trial_id in self._running:
+            self._stop(self._running[trial_id], reason, force=False)
+            return
+        for launch in list(self._waiting):
+            if launch.trial_id == trial_id:
+                self._waiting.remove(launch)
+                self._finished.append(Exited(trial_id, "stopped", error=reason))
+
     def stop_all(self, reason: str, *, force: bool = False) -> None:
-        for running in self._running.values():
-            self._stop(running, reason, force=force)
+        while self._waiting:
+            self._finished.append(Exited(self._waiting.popleft().trial_id, "stopped", error=reason))
+        for trial in self._running.values():
+            self._stop(trial, reason, force=force)
 
     @property
     def running(self) -> tuple[int, ...]:
         """Ids of trials not yet reported as exited."""
-        return (*self._running, *(e.trial_id for e in self._finished if isinstance(e, Exited)))
+        return (
+            *self._running,
+            *(t.trial_id for t in self._waiting),
+            *(e.trial_id for e in self._finished if isinstance(e, Exited)),
+        )
 
-    def _read(self, running: _Running, *, final: bool) -> list[Event]:
-        lines = [line for f in running.followers for line in f.read(final=final)]
-        reports = self.regex.parse(lines) + parse_report_lines(running.reports.read(final=final))
-        return [Reported(running.trial_id, r) for r in reports]
+    def process_groups(self, trial_id: int) -> list[int]:
+        """Process group ids of a started trial's instances, by rank (``[]`` if none).
 
-    def _enforce_limits(self, running: _Running, now: float) -> None:
-        if running.kill_at is not None and now >= running.kill_at:
-            _signal_group(running.process.pid, signal.SIGKILL)
-            running.kill_at = float("inf")
+        Each instance leads its own group, so ``os.killpg(pgid, sig)`` reaches it
+        and everything it started; a tuner that keeps these can stop orphans later.
+        """
+        trial = self._running.get(trial_id)
+        return [] if trial is None else [i.process.pid for i in trial.instances]
+
+    # -- starting ----------------------------------------------------------------------
+
+    def _start(self, launch: TrialLaunch) -> bool:
+        """Start every instance of ``launch``; ``False`` if its devices are not free yet."""
+        devices = self.pool.acquire(launch.trial_id)
+        if devices is None:
+            return False
+        directory = Path(launch.directory or self.trial_directory(launch.trial_id))
+        trial = _Trial(launch.trial_id, directory, started=time.monotonic())
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            hyperparameters = dict(launch.hyperparameters)
+            encoded = json.dumps(hyperparameters, sort_keys=False)
+            (directory / "hyperparameters.json").write_text(encoded + "\n", encoding="utf-8")
+            argv = build_argv(self.command, hyperparameters)
+            shared = {
+                TRIAL_ID_ENV: str(launch.trial_id),
+                "FASTHPO_ATTEMPT": str(launch.attempt),
+                "FASTHPO_JOB_NAME": self.job_name,
+                "FASTHPO_TRIAL_DIR": str(directory),
+                HYPERPARAMETERS_ENV: encoded,
+                "FASTHPO_INSTANCE_COUNT": str(self.instance_count),
+            }
+            if self.instance_count > 1:
+                shared.update(
+                    WORLD_SIZE=str(self.instance_count), MASTER_ADDR=MASTER_ADDR,
+                    MASTER_PORT=str(_free_port()),
+                )
+            for rank, held in enumerate(devices):
+                trial.instances.append(self._start_instance(trial, rank, held, argv, shared))
+        except OSError as exc:
+            self._abort(trial)
+            where = f" (instance {len(trial.instances)})" if self.instance_count > 1 else ""
+            self._finished.append(
+                Exited(launch.trial_id, "failed", error=f"cannot start the trial{where}: {exc}")
+            )
+            return True
+        self._running[launch.trial_id] = trial
+        return True
+
+    def _start_instance(
+        self, trial: _Trial, rank: int, held: InstanceDevices, argv: list[str], shared: dict[str, str]
+    ) -> _Instance:
+        folder = trial.directory if self.instance_count == 1 else trial.directory / f"rank-{rank}"
+        folder.mkdir(parents=True, exist_ok=True)
+        metrics_file = folder / "metrics.jsonl"
+        metrics_file.write_bytes(b"")
+        # Thread counts go first so the job's env can override them; the devices
+        # the tuner hands out and its own variables go last and win.
+        env = {
+            **os.environ, "PYTHONUNBUFFERED": "1",
+            **held.thread_environment(),
+            **self.env,
+            **(held.gpu_environment() if self.pool.gpus_managed else {}),
+            **shared,
+            "FASTHPO_INSTANCE_RANK": str(rank),
+            METRICS_FILE_ENV: str(metrics_file),
+        }
+        if self.instance_count > 1:
+            alone = self.pool.gpus_managed  # each instance sees only its own GPUs
+            env.update(
+                RANK=str(rank),
+                LOCAL_RANK="0" if alone else str(rank),
+                LOCAL_WORLD_SIZE="1" if alone else str(self.instance_count),
+            )
+        with (
+            open(folder / "stdout.log", "wb") as out,
+            open(folder / "stderr.log", "wb") as err,
+            pinned(held.cpus),  # born on its cores: nothing it forks runs elsewhere
+        ):
+            process = subprocess.Popen(
+                argv,
+                cwd=self.workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,  # own process group: stop reaches grandchildren
+                close_fds=True,
+            )
+        instance = _Instance(
+            rank=rank,
+            process=process,
+            directory=folder,
+            followers=(LineFollower(folder / "stdout.log"), LineFollower(folder / "stderr.log")),
+            reports=LineFollower(metrics_file),
+        )
+        instance.pidfd = _pidfd(process.pid)
+        if instance.pidfd is not None:
+            self._selector.register(instance.pidfd, selectors.EVENT_READ, trial.trial_id)
+        return instance
+
+    def _abort(self, trial: _Trial) -> None:
+        """Undo a start that failed part-way: kill and reap what started, free the devices."""
+        for instance in trial.instances:
+            _signal_group(instance.process.pid, signal.SIGKILL)
+            instance.process.wait()
+            self._close_pidfd(instance)
+        self.pool.release(trial.trial_id)
+
+    # -- watching ----------------------------------------------------------------------
+
+    def _advance(self, trial: _Trial, now: float) -> list[Event]:
+        """Reap exited instances, read new output, enforce limits; the trial's events."""
+        events: list[Event] = []
+        for instance in trial.instances:
+            if instance.exit_code is None:
+                code = instance.process.poll()
+                if code is not None:
+                    self._reaped(trial, instance, code)
+            if not instance.drained:
+                events += self._read(trial, instance)
+        if all(i.drained for i in trial.instances):
+            del self._running[trial.trial_id]
+            self.pool.release(trial.trial_id)
+            events.append(self._exited(trial))
+        else:
+            self._enforce_limits(trial, now)
+        return events
+
+    def _reaped(self, trial: _Trial, instance: _Instance, code: int) -> None:
+        instance.exit_code = code
+        # Whatever the instance left behind in its group goes with it.
+        _signal_group(instance.process.pid, signal.SIGKILL)
+        self._close_pidfd(instance)
+        if code != 0 and trial.failure is None and trial.stop_reason is None:
+            trial.failure = (instance.rank, code)
+            self._terminate(trial, force=False)  # its peers cannot finish without it
+
+    def _read(self, trial: _Trial, instance: _Instance) -> list[Event]:
+        final = instance.exit_code is not None
+        stdout, stderr = instance.followers
+        lines = chain(stdout.lines(final=final), stderr.lines(final=final))
+        reports = self.regex.parse(lines, instance=instance.rank)
+        reports += parse_report_lines(instance.reports.lines(final=final), instance=instance.rank)
+        caught_up = stdout.caught_up and stderr.caught_up and instance.reports.caught_up
+        # One chunk per file and poll bounds memory; a backlog is read on the next poll at once.
+        self._backlog |= not caught_up
+        instance.drained = final and caught_up
+        return [Reported(trial.trial_id, r) for r in reports]
+
+    def _enforce_limits(self, trial: _Trial, now: float) -> None:
+        if trial.kill_at is not None and now >= trial.kill_at:
+            self._terminate(trial, force=True)
         elif (
             self.max_runtime is not None
-            and running.stop_reason is None
-            and now - running.started > self.max_runtime
+            and trial.stop_reason is None
+            and trial.failure is None
+            and now - trial.started > self.max_runtime
         ):
-            self._stop(
-                running, f"exceeded max_runtime_per_trial ({self.max_runtime:g} s)", force=False
-            )
+            self._stop(trial, f"exceeded max_runtime_per_trial ({self.max_runtime:g} s)", force=False)
 
-    def _stop(self, running: _Running, reason: str, *, force: bool) -> None:
-        if running.stop_reason is None:
-            running.stop_reason = reason
+    def _stop(self, trial: _Trial, reason: str, *, force: bool) -> None:
+        if trial.stop_reason is None and trial.failure is None:
+            trial.stop_reason = reason
+        self._terminate(trial, force=force)
+
+    def _terminate(self, trial: _Trial, *, force: bool) -> None:
+        """SIGTERM every live instance's group (SIGKILL after the grace), or SIGKILL now."""
+        live = [i for i in trial.instances if i.exit_code is None]
         if force:
-            _signal_group(running.process.pid, signal.SIGKILL)
-            running.kill_at = float("inf")
-        elif running.kill_at is None:
-            _signal_group(running.process.pid, signal.SIGTERM)
-            running.kill_at = time.monotonic() + self.grace
+            for instance in live:
+                _signal_group(instance.process.pid, signal.SIGKILL)
+            trial.kill_at = float("inf")
+        elif trial.kill_at is None:
+            for instance in live:
+                _signal_group(instance.process.pid, signal.SIGTERM)
+            trial.kill_at = time.monotonic() + self.grace
 
-    def _exited(self, running: _Running, exit_code: int) -> Exited:
-        # Whatever the leader left behind in its group goes with it.
-        _signal_group(running.process.pid, signal.SIGKILL)
-        if running.pidfd is not None:
-            self._selector.unregister(running.pidfd)
-            os.close(running.pidfd)
-        if running.stop_reason is not None:
-            return Exited(running.trial_id, "stopped", exit_code, running.stop_reason)
-        if exit_code == 0:
-            return Exited(running.trial_id, "completed", 0)
-        how = (
-            f"killed by signal {signal.Signals(-exit_code).name}"
-            if exit_code < 0 and -exit_code in signal.valid_signals()
-            else f"exited with code {exit_code}"
-        )
-        tail = _tail(running.directory / "stderr.log")
-        return Exited(
-            running.trial_id, "failed", exit_code, f"{how}" + (f"; stderr ends:\n{tail}" if tail else "")
-        )
+    def _exited(self, trial: _Trial) -> Exited:
+        first = trial.instances[0].exit_code
+        if trial.failure is not None:
+            rank, code = trial.failure
+            how = _describe_exit(code)
+            if self.instance_count > 1:
+                how = f"instance {rank} of {self.instance_count} {how}; the other instances were stopped"
+            tail = _tail(trial.instances[rank].directory / "stderr.log")
+            return Exited(
+                trial.trial_id, "failed", code, how + (f"; stderr ends:\n{tail}" if tail else "")
+            )
+        if trial.stop_reason is not None:
+            return Exited(trial.trial_id, "stopped", first, trial.stop_reason)
+        return Exited(trial.trial_id, "completed", 0)
+
+    def _close_pidfd(self, instance: _Instance) -> None:
+        if instance.pidfd is not None:
+            self._selector.unregister(instance.pidfd)
+            os.close(instance.pidfd)
+            instance.pidfd = None
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0 and -code in signal.valid_signals():
+        return f"killed by signal {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
+def _free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((MASTER_ADDR, 0))
+        return int(sock.getsockname()[1])
 
 
 def _pidfd(pid: int) -> int | None:

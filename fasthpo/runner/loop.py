@@ -28,13 +28,13 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from fasthpo.objective import Objective
+from fasthpo.objective import Objective, ObjectiveTracker
 from fasthpo.runner.backend import Backend, Exited, Reported, TrialLaunch
 from fasthpo.runner.early_stopping import MedianStoppingRule
 from fasthpo.runner.lease import JobLease, LeaseLostError
 from fasthpo.runner.retry import RetryPolicy
 from fasthpo.space import SearchSpace
-from fasthpo.storage import MetricReport, Store, Trial
+from fasthpo.storage import Store, Trial
 from fasthpo.strategies.base import Strategy
 
 log = logging.getLogger("fasthpo")
@@ -81,7 +81,7 @@ class TuningLoop:
         self.configs: dict[int, dict[str, Any]] = {}  # tuned values of queued and running trials
         self.queue: deque[int] = deque()  # pending trials, started before new proposals
         self.running: set[int] = set()
-        self.last: dict[int, MetricReport] = {}
+        self.trackers: dict[int, ObjectiveTracker] = {}  # what each running trial reported
         self.early: dict[int, str] = {}  # trials the stopping rule is stopping, and why
         self.created = 0
         self.exhausted = False
@@ -123,7 +123,7 @@ class TuningLoop:
                     self._drain(STOP_REQUESTED)
                     status = "stopped"
                     break
-                slots = self.max_parallel - len(self.running)
+                slots = min(self.max_parallel - len(self.running), self.backend.free_slots())
                 while slots > 0 and self.queue:
                     self._start(self.queue.popleft())
                     slots -= 1
@@ -174,6 +174,7 @@ class TuningLoop:
         self.store.start_trial(self.job, trial_id, directory=directory)
         config = self.configs[trial_id]
         self.running.add(trial_id)
+        self.trackers[trial_id] = ObjectiveTracker(self.objective)
         if self.rule is not None:
             self.rule.restart(trial_id)
         self.backend.launch(
@@ -189,7 +190,7 @@ class TuningLoop:
         self.store.add_metrics(self.job, event.trial_id, [event.report])
         if event.report.name != self.objective.metric:
             return
-        self.last[event.trial_id] = event.report
+        self._tracker(event.trial_id).add(event.report)
         if self.rule is None or event.trial_id in self.early:
             return
         self.rule.report(event.trial_id, event.report.step, event.report.value)
@@ -202,22 +203,12 @@ class TuningLoop:
     def _exited(self, event: Exited) -> None:
         trial_id = event.trial_id
         self.running.discard(trial_id)
-        last = self.last.pop(trial_id, None)
+        tracker = self.trackers.pop(trial_id, None) or ObjectiveTracker(self.objective)
         early = self.early.pop(trial_id, None)
         if early is not None and event.status != "completed":
-            value = last.value if last is not None else None
-            self._finish(trial_id, "stopped", value, event.exit_code, early)
+            self._finish(trial_id, "stopped", tracker.value, event.exit_code, early)
         elif event.status == "completed":
-            value = last.value if last is not None else None
-            error = None
-            if value is None:
-                error = (
-                    f"no value of metric {self.objective.metric!r} was reported"
-                    if last is None
-                    else f"the last value of {self.objective.metric!r} was not a finite number "
-                    f"({last.raw!r})"
-                )
-            self._finish(trial_id, "completed", value, event.exit_code, error)
+            self._finish(trial_id, "completed", tracker.value, event.exit_code, tracker.problem)
         elif event.status == "failed" and self._retries(trial_id, event.exit_code):
             attempt = self.store.retry_trial(
                 self.job, trial_id, status="failed", exit_code=event.exit_code, error=event.error
@@ -287,8 +278,7 @@ class TuningLoop:
             for event in events:
                 if isinstance(event, Reported):
                     self.store.add_metrics(self.job, event.trial_id, [event.report])
-                    if event.report.name == self.objective.metric:
-                        self.last[event.trial_id] = event.report
+                    self._tracker(event.trial_id).add(event.report)
                 elif event.status == "completed" or event.trial_id in self.early:
                     self._exited(event)
                 else:
@@ -302,7 +292,10 @@ class TuningLoop:
     def _requeue(self, trial_id: int, exit_code: int | None, reason: str) -> None:
         self.store.retry_trial(self.job, trial_id, status="stopped", exit_code=exit_code, error=reason)
         self.early.pop(trial_id, None)
-        self.last.pop(trial_id, None)
+        self.trackers.pop(trial_id, None)
+
+    def _tracker(self, trial_id: int) -> ObjectiveTracker:
+        return self.trackers.setdefault(trial_id, ObjectiveTracker(self.objective))
 
 
 def _tuned(space: SearchSpace, hyperparameters: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,9 +5,11 @@ definition matches), take the job's lease so no second tuner runs it at the
 same time, recover what a dead tuner left running, and hand over to
 :class:`~fasthpo.runner.loop.TuningLoop`.
 
-A trial's objective is the last value of the objective metric it reported.
-A trial that exits 0 without a finite last value is ``completed`` with no
-objective (and an ``error`` saying why); it never counts as the best.
+A trial's objective is made from the values of the objective metric it
+reported, as ``Objective.aggregate`` says (by default the last one; see
+:class:`~fasthpo.objective.ObjectiveTracker`). A trial that exits 0 without a
+finite objective is ``completed`` with no objective (and an ``error`` saying
+why); it never counts as the best.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ class Tuner:
             "kind": "function",
             "hyperparameters": self.space.to_dict(),
             "static_hyperparameters": self.static_hyperparameters,
-            "objective": {"metric": self.objective.metric, "direction": self.objective.direction},
+            "objective": self.objective.to_dict(),
             "strategy": self.strategy if isinstance(self.strategy, str) else type(self.strategy).__name__,
         }
         backend = FunctionBackend(fn, metric=self.objective.metric)
@@ -256,6 +258,8 @@ def run_job(spec: JobSpec, *, db: str | Path | None = None) -> TuningResult:
         metrics=spec.metrics,
         runs_dir=db_path.resolve().parent / f"{db_path.stem}-runs",
         max_runtime=spec.limits.max_runtime_per_trial,
+        instance_count=spec.instance_count,
+        resources=spec.resources,
     )
     started = time.monotonic()
     with Store(db_path) as store:

@@ -152,7 +152,8 @@ def test_command_that_cannot_start_fails_its_trials(write_job, tmp_path):
     assert all(t.status == "failed" and "cannot start the trial" in t.error for t in trials)
 
 
-def test_hostile_values_arrive_as_one_argument_each(tmp_path):
+@pytest.mark.parametrize("placeholder", [False, True])
+def test_hostile_values_arrive_as_one_argument_each(tmp_path, placeholder):
     echo = tmp_path / "echo_args.py"
     echo.write_text(
         "import json, os, sys\n"
@@ -161,10 +162,14 @@ def test_hostile_values_arrive_as_one_argument_each(tmp_path):
         "print('loss=1')\n"
     )
     canary = tmp_path / "canary"
-    hostile = ["a b", "it's \"quoted\"", f"; touch {canary}", f"$(touch {canary})", "line\nbreak", "-rf"]
+    hostile = [
+        "a b", "it's \"quoted\"", f"; touch {canary}", f"$(touch {canary})", f"`touch {canary}`",
+        f"x && touch {canary} || y", f"| touch {canary}", "${HOME}", "line\nbreak", "-rf", "--lr=5 --x=1",
+        "*", "\ttab",
+    ]
     job = {
         "name": "hostile",
-        "command": ["python", str(echo)],
+        "command": ["python", str(echo), *(["{v}"] if placeholder else [])],
         "workdir": str(tmp_path),
         "hyperparameters": {"v": {"type": "categorical", "values": hostile}},
         "objective": {"metric": "loss", "direction": "minimize"},
@@ -178,9 +183,10 @@ def test_hostile_values_arrive_as_one_argument_each(tmp_path):
     run_job(load_job(path), db=db)
     with Store(db) as store:
         trials = store.trials("hostile")
-    seen = sorted(json.loads((Path(t.directory) / "argv.json").read_text())[0] for t in trials)
-    assert seen == sorted(f"--v={v}" for v in hostile)
-    assert not canary.exists()
+    assert len(trials) == len(hostile) and all(t.status == "completed" for t in trials)
+    seen = sorted(json.loads((Path(t.directory) / "argv.json").read_text()) for t in trials)
+    assert seen == sorted([v] if placeholder else [f"--v={v}"] for v in hostile)  # one element each
+    assert not canary.exists()  # nothing was executed
 
 
 def test_placeholders_put_values_where_the_template_says(tmp_path):

@@ -39,10 +39,13 @@ def main() -> None:
             os.kill(os.getpid(), 9)
     loss = (args.x - 0.3) ** 2 + (args.y - 0.6) ** 2
     if args.mode == "spawn":
-        # A grandchild that would outlive the trial if the group were not stopped.
+        # A grandchild that ignores SIGTERM and would outlive the trial if its group were not killed.
         import subprocess
 
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        child = subprocess.Popen([
+            sys.executable, "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)",
+        ])
         with open(os.path.join(os.environ["FASTHPO_TRIAL_DIR"], "grandchild.pid"), "w") as fh:
             fh.write(str(child.pid))
     for step in range(args.steps):
