@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -275,3 +276,38 @@ def test_resume_refuses_a_function_job_and_an_unknown_job(tmp_path):
     assert proc.returncode == 2 and "optimize(fn)" in proc.stderr
     proc = _run_cli("resume", "nope", "--db", str(tmp_path / "s.db"), cwd=tmp_path)
     assert proc.returncode == 2 and "no job named 'nope'" in proc.stderr
+
+
+def test_early_stopping_stops_trials_worse_than_the_median_and_keeps_their_last_value(write_job, tmp_path):
+    db = tmp_path / "s.db"
+    job = write_job(
+        static_hyperparameters=_static(mode="report", sleep=1.0, steps=5),
+        limits={"max_trials": 14},
+        early_stopping="auto",
+    )
+    run_job(load_job(job), db=db)
+    trials = _trials(db)
+    stopped = [t for t in trials if t.status == "stopped"]
+    assert stopped, "with 14 random trials some must fall behind the median"
+    assert all(t.status in ("completed", "stopped") for t in trials)
+    with Store(db) as store:
+        curves = {
+            t.trial_id: [(r.step, r.value) for r in store.metrics("toy", t.trial_id, "loss")]
+            for t in trials
+        }
+        best = store.best_trial("toy", "minimize")
+    assert best.status == "completed"
+    for trial in stopped:
+        assert trial.error.startswith("early stopping: best value")
+        curve = curves[trial.trial_id]
+        assert len(curve) < 5 and trial.objective == curve[-1][1]  # its last value is kept
+        step = curve[-1][0]
+        # The rule's claim holds: worse than the median of the earlier trials' running averages.
+        earlier = [
+            statistics.mean(v for s, v in curves[t.trial_id] if s <= step)
+            for t in trials
+            if t.trial_id < trial.trial_id and curves[t.trial_id] and curves[t.trial_id][-1][0] >= step
+        ]
+        assert len(earlier) >= 5
+        assert min(v for _, v in curve) > statistics.median(earlier)
+    assert all(len(curves[t.trial_id]) == 5 for t in trials if t.status == "completed")
