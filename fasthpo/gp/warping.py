@@ -18,8 +18,11 @@ the CDF of the Kumaraswamy distribution, before the GP kernel sees it. At
 log scale does), ``b < 1`` stretches the region near 1 (``reverse_log``). The GP
 model fits (a, b) per ``auto`` dimension jointly with its kernel
 hyperparameters, under priors that keep the warp near identity until the data
-says otherwise; the fitted warp is then compared with the log map to report
-the detected scale, and candidates are drawn uniformly in warped space.
+says otherwise; the fitted warp is then compared with the identity, log and
+reverse-log maps of the parameter's own range to report the detected scale
+(:mod:`fasthpo.strategies.scale_detection`), and candidates are drawn
+uniformly in warped space. :class:`InputWarp` applies the warps of several
+columns at once and turns an input gradient into warp-shape gradients.
 Kumaraswamy rather than the Beta CDF because it, its inverse and its
 derivatives all have closed forms.
 

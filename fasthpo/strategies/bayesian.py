@@ -24,10 +24,14 @@ How a proposal is made:
    enter as fantasies: the kriging believer appends each at its posterior mean,
    so the next proposal moves elsewhere.
 4. **Acquisition.** LogEI is evaluated on Sobol candidates plus perturbations
-   of the best observed points; the best few are polished by L-BFGS-B with
+   of the best observed points, both made in the model's warped space (``auto``
+   coordinates bent by their fitted warp, see :mod:`fasthpo.gp.warping`) and
+   mapped back by the warp's inverse; the best few are polished by L-BFGS-B with
    analytic gradients (continuous and integer coordinates), snapped to valid
    encodings, and the best that is not a duplicate of an observed or pending
    configuration is proposed.
+5. **Scale verdicts.** Each fit also says, for every ``auto`` hyperparameter,
+   whether its warp looks linear, log or reverse-log (``detected_scaling``).
 """
 
 from __future__ import annotations
