@@ -7,13 +7,14 @@ the minimum and where it is attained. Problems are named by a small grammar::
 
     branin   hartmann6   levy-10   ackley-20   styblinski-tang-5
     hartmann6+noise0.05   levy-6+dead3   branin+log-auto   levy-6+log3-linear
-    hartmann3+revlog-auto   ackley-6+mixed   svm-digits
+    hartmann3+revlog-auto   hartmann6+log3-auto+as-auto   ackley-6+mixed
+    svm-digits   mlp-wine+as-log
 
 Modifiers may come in any order; a problem's ``name`` is the string it was built
 from. Below, [a, b] is a dimension's natural domain.
 
 Synthetic families: parameters ``x0 .. x{d-1}``, each ``Continuous(..., scaling="linear")``
-on its domain; d from 2 to 20 unless fixed; minimisation throughout.
+on its domain; d from 2 to 20 unless fixed (Styblinski–Tang from 1); minimisation throughout.
 
 branin (d = 2), x₁ ∈ [−5, 10], x₂ ∈ [0, 15]
     (x₂ − 5.1x₁²/(4π²) + 5x₁/π − 6)² + 10(1 − 1/(8π)) cos x₁ + 10;
@@ -32,7 +33,7 @@ styblinski-tang-d, [−5, 5]^d
     ½ Σ (x_i⁴ − 16x_i² + 5x_i); minimum −39.16617·d at x = −2.903534 (each coordinate).
 
 Modifiers (synthetic families take any of them, each at most once and at most one
-of +log, +revlog, +mixed; real tasks take only +noise):
+of +log, +revlog, +lin, +mixed; real tasks take only +noise and +as):
 
 ``+noiseS``
     ``evaluate`` adds Gaussian noise of standard deviation S (``function`` stays exact).
@@ -48,6 +49,18 @@ of +log, +revlog, +mixed; real tasks take only +noise):
     must discover the scale.
 ``+revlog[K]-DECL``, DECL ∈ auto | linear | reverse_log
     The same with v ∈ [0.9, 0.9999] and z linear in −log(1 − v).
+``+as-DECL``, DECL ∈ auto | linear | log
+    Re-declares the dimensions whose scale is not the point of the variant. On a
+    synthetic problem (DECL auto or linear): the truly linear dims — plain ones,
+    ``+mixed`` integer levels and ``+dead`` dims — are declared DECL, so
+    ``hartmann6+log3-auto+as-auto`` has three log-scaled and three linear dims, all
+    ``auto`` (the linear ones are negative controls for scale detection). On a real
+    task: its ``auto`` hyperparameters are declared DECL (``mlp-wine+as-log``), to
+    compare ``auto`` with what a user who knew the scale would declare.
+``+lin[K]-DECL``, DECL ∈ auto | linear | log
+    The control for +log: the first K dims take v ∈ [1e-4, 1e2] as +log does,
+    but mapped *linearly* to the natural coordinate, so ``linear`` is their true
+    scale; ``lin-auto`` dims are what scale detection must not call log.
 ``+mixed``
     x0, x3, x6, … become ``Integer`` levels k = 0..10 at a + (b − a)·k/10, and the
     last dim a ``Categorical`` of unordered labels ``c0 .. c4`` at the points
@@ -179,6 +192,9 @@ class Problem:
 
     ``evaluate`` is what an optimizer sees (``function`` plus seeded noise);
     ``true_value`` is what a benchmark scores it by (``function`` alone).
+    ``true_scaling`` (synthetic problems) names, per continuous or integer
+    parameter, the scaling under which the function is its own, whatever was
+    declared: what scale detection should find.
     """
 
     name: str
@@ -187,6 +203,7 @@ class Problem:
     optimum: float | None = None
     noise: float = 0.0
     minimizer: Mapping[str, Any] | None = None
+    true_scaling: Mapping[str, str] | None = None
 
     def evaluate(self, config: Mapping[str, Any], *, seed: int = 0) -> float:
         """``function(config)`` plus ``noise``·N(0, 1), the draw fixed by (seed, config)."""
@@ -281,13 +298,28 @@ def get_problem(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -
     mods = _parse_modifiers(modifiers)
     spec = families[family]
     if spec.dims is None:
-        extra = sorted(set(mods) - {"noise"})
+        extra = sorted(set(mods) - {"noise", "as"})
         if extra:
-            raise ConfigError("problem", f"{family} takes only +noise, not +{extra[0]}")
+            raise ConfigError("problem", f"{family} takes only +noise and +as, not +{extra[0]}")
         problem = spec.builder(cache_dir)
-        return Problem(name, problem.space, problem.function, problem.optimum,
+        space = _redeclared(name, problem.space, mods["as"][1]) if "as" in mods else problem.space
+        return Problem(name, space, problem.function, problem.optimum,
                        mods.get("noise", problem.noise), problem.minimizer)
+    if "as" in mods and mods["as"][1] == "log":
+        raise ConfigError("problem", f"{name}: +as-log is for real tasks; write +log[K]-log")
     return _synthetic(name, spec.builder(d), mods)
+
+
+def _redeclared(name: str, space: SearchSpace, declared: str) -> SearchSpace:
+    """A real task's space with every ``auto`` hyperparameter declared ``declared`` instead."""
+    params: list[Parameter] = []
+    for p in space:
+        if isinstance(p, (Continuous, Integer)) and p.scaling == "auto":
+            if declared == "log" and p.low <= 0:
+                raise ConfigError("problem", f"{name}: {p.name} starts at {p.low}, which log cannot scale")
+            p = type(p)(p.name, p.low, p.high, scaling=declared)
+        params.append(p)
+    return SearchSpace(params)
 
 
 def _parse_head(head: str, families: Mapping[str, _Family]) -> tuple[str, int]:
@@ -319,12 +351,19 @@ def _parse_head(head: str, families: Mapping[str, _Family]) -> tuple[str, int]:
 
 _MODIFIERS = {
     "noise": "+noiseS (S ≥ 0, e.g. +noise0.1)",
+    "as": "+as-DECL with DECL auto|linear|log (e.g. +as-auto, +as-log)",
     "dead": "+deadK (K ≥ 1, e.g. +dead3)",
     "log": "+log[K]-DECL with DECL auto|linear|log (e.g. +log-auto, +log2-linear)",
     "revlog": "+revlog[K]-DECL with DECL auto|linear|reverse_log (e.g. +revlog-auto)",
+    "lin": "+lin[K]-DECL with DECL auto|linear|log (e.g. +lin-auto, +lin2-auto)",
     "mixed": "+mixed",
 }
-_DECLARED = {"log": ("auto", "linear", "log"), "revlog": ("auto", "linear", "reverse_log")}
+_DECLARED = {
+    "log": ("auto", "linear", "log"),
+    "revlog": ("auto", "linear", "reverse_log"),
+    "lin": ("auto", "linear", "log"),
+    "as": ("auto", "linear", "log"),
+}
 
 
 def _parse_modifiers(modifiers: Sequence[str]) -> dict[str, Any]:
@@ -342,8 +381,8 @@ def _parse_modifiers(modifiers: Sequence[str]) -> dict[str, Any]:
         if kind in found:
             raise ConfigError("problem", f"+{kind} is given twice")
         found[kind] = _modifier_argument(kind, rest)
-    if sum(k in found for k in ("log", "revlog", "mixed")) > 1:
-        raise ConfigError("problem", "take at most one of +log, +revlog and +mixed")
+    if sum(k in found for k in ("log", "revlog", "lin", "mixed")) > 1:
+        raise ConfigError("problem", "take at most one of +log, +revlog, +lin and +mixed")
     return found
 
 
@@ -362,7 +401,7 @@ def _modifier_argument(kind: str, rest: str) -> Any:
             raise ConfigError("problem", usage)
         return int(rest)
     match = re.fullmatch(r"(\d*)-(.+)", rest)
-    if not match or (match.group(1) and int(match.group(1)) < 1):
+    if not match or (match.group(1) and int(match.group(1)) < 1) or (kind == "as" and match.group(1)):
         raise ConfigError("problem", usage)
     count, declared = match.groups()
     if declared not in _DECLARED[kind]:
@@ -389,25 +428,32 @@ class _Coordinate:
     """How one parameter's value v maps to the natural coordinate z ∈ [a, b] of the function."""
 
     name: str
-    kind: str  # linear | log | revlog | level | label
+    kind: str  # linear | log | revlog | lin | level | label
     a: float
     b: float
     declared: str = "linear"
 
+    @property
+    def true_scaling(self) -> str:
+        """The scaling under which this parameter's coordinate is the function's own."""
+        return {"log": "log", "revlog": "reverse_log"}.get(self.kind, "linear")
+
     def parameter(self) -> Parameter:
-        if self.kind == "log":
+        if self.kind in ("log", "lin"):
             return Continuous(self.name, *LOG_RANGE, scaling=self.declared)
         if self.kind == "revlog":
             return Continuous(self.name, *REVLOG_RANGE, scaling=self.declared)
         if self.kind == "level":
-            return Integer(self.name, 0, MIXED_LEVELS - 1, scaling="linear")
+            return Integer(self.name, 0, MIXED_LEVELS - 1, scaling=self.declared)
         if self.kind == "label":
             return Categorical(self.name, LABELS)
-        return Continuous(self.name, self.a, self.b, scaling="linear")
+        return Continuous(self.name, self.a, self.b, scaling=self.declared)
 
     def _warp(self) -> tuple[Callable[[float], float], tuple[float, float]]:
         if self.kind == "log":
             return _log_coordinate, LOG_RANGE
+        if self.kind == "lin":
+            return float, LOG_RANGE
         return _revlog_coordinate, REVLOG_RANGE
 
     def natural(self, v: Any) -> float:
@@ -424,12 +470,12 @@ class _Coordinate:
         return self.a + (self.b - self.a) * s
 
     def value(self, z: float) -> float:
-        """The value v whose natural coordinate is z (log and revlog kinds; linear is itself)."""
+        """The value v whose natural coordinate is z (log, revlog and lin kinds; linear is itself)."""
         if self.kind == "linear":
             return float(z)
         warp, (lo, hi) = self._warp()
         t = warp(lo) + (z - self.a) / (self.b - self.a) * (warp(hi) - warp(lo))
-        v = math.exp(t) if self.kind == "log" else -math.expm1(-t)
+        v = math.exp(t) if self.kind == "log" else t if self.kind == "lin" else -math.expm1(-t)
         return min(max(v, lo), hi)
 
 
@@ -451,9 +497,10 @@ def _synthetic(name: str, box: Box, mods: Mapping[str, Any]) -> Problem:
     dead = mods.get("dead", 0)
     if d + dead > MAX_DIMS:
         raise ConfigError("problem", f"{name} has {d + dead} dimensions; at most {MAX_DIMS}")
-    coords = [_Coordinate(f"x{i}", "linear", lo, hi) for i, (lo, hi) in enumerate(box.bounds)]
+    plain = mods["as"][1] if "as" in mods else "linear"  # how the truly linear dims are declared
+    coords = [_Coordinate(f"x{i}", "linear", lo, hi, plain) for i, (lo, hi) in enumerate(box.bounds)]
     minimizer: list[Any] | None = list(box.minimizer) if box.minimizer is not None else None
-    for kind in ("log", "revlog"):
+    for kind in ("log", "revlog", "lin"):
         if kind in mods:
             count, declared = mods[kind]
             count = d if count is None else count
@@ -467,9 +514,9 @@ def _synthetic(name: str, box: Box, mods: Mapping[str, Any]) -> Problem:
         minimizer = None
         for i, c in enumerate(coords):
             kind = "label" if i == d - 1 else "level" if i % 3 == 0 else "linear"
-            coords[i] = _Coordinate(c.name, kind, c.a, c.b)
+            coords[i] = _Coordinate(c.name, kind, c.a, c.b, plain)
     params = [c.parameter() for c in coords] + [
-        Continuous(f"dead{j}", 0.0, 1.0, scaling="linear") for j in range(dead)
+        Continuous(f"dead{j}", 0.0, 1.0, scaling=plain) for j in range(dead)
     ]
     space = SearchSpace(params)
     if minimizer is not None:
@@ -481,6 +528,10 @@ def _synthetic(name: str, box: Box, mods: Mapping[str, Any]) -> Problem:
         optimum=box.optimum,
         noise=mods.get("noise", 0.0),
         minimizer=None if minimizer is None else dict(zip(space.names, minimizer, strict=True)),
+        true_scaling={
+            **{c.name: c.true_scaling for c in coords if c.kind != "label"},
+            **{f"dead{j}": "linear" for j in range(dead)},
+        },
     )
 
 
@@ -522,4 +573,4 @@ register_family("ackley", "Ackley-d on [-32.768,32.768]^d: flat plateau, narrow 
 register_family("rosenbrock", "Rosenbrock-d on [-5,10]^d: curved narrow valley, 0 at 1",
                 _rosenbrock, dims=(2, MAX_DIMS))
 register_family("styblinski-tang", "Styblinski-Tang-d on [-5,5]^d: 2^d local minima",
-                _styblinski_tang, dims=(2, MAX_DIMS))
+                _styblinski_tang, dims=(1, MAX_DIMS))

@@ -5,7 +5,8 @@ Results go to ``results.jsonl`` in the output folder, one JSON object a line:
 * ``{"kind": "start", run..., "attempt": A}`` when a run begins;
 * ``{"kind": "eval", run..., "attempt": A, "step": i, "config": {...}, "value": y,
   "true_value": f, "propose_s": t, "eval_s": e}`` for each evaluation, in the
-  order results were told to the optimizer;
+  order results were told to the optimizer, with ``"scaling": {name: verdict}``
+  added for optimizers that detect the scale of ``auto`` hyperparameters;
 * ``{"kind": "done", run..., "attempt": A, "status": "ok" | "error", ...}``.
 
 ``run...`` stands for the run's key: ``problem``, ``optimizer``, ``seed``,
@@ -97,10 +98,14 @@ def run_one(key: RunKey, *, cache_dir: str | None = None) -> Iterator[dict[str, 
         eval_s = time.perf_counter() - started
         true_value = problem.true_value(config) if problem.noise else value
         optimizer.tell(config, value)
-        yield {
+        record = {
             "step": step, "config": config, "value": value, "true_value": true_value,
             "propose_s": propose_s, "eval_s": eval_s,
         }
+        detected = getattr(optimizer, "detected_scaling", None)
+        if detected is not None:  # what the optimizer's last model says of each auto scale
+            record["scaling"] = {name: verdict for name, (verdict, _) in detected().items()}
+        yield record
         if asked < key.budget:
             ask(1)
 

@@ -3,7 +3,10 @@
 How a proposal is made:
 
 1. **Initial design.** Until ``n_initial`` results exist (pending trials count),
-   proposals come from a scrambled Sobol sequence.
+   proposals come from a scrambled Sobol sequence. An ``auto`` coordinate whose range
+   could be log- or reverse-log-scaled is drawn from the equal mixture of its
+   candidate scales (see :mod:`fasthpo.strategies.scale_detection`), so the lower
+   decades are visited before the model can know whether they matter.
 2. **Model.** Observations are encoded (categoricals one-hot), their values
    robustly standardised (a diverged run cannot flatten the rest), and a
    Matérn-5/2 ARD GP is fitted by MAP. *Refit policy*: the hyperparameters are
@@ -21,10 +24,14 @@ How a proposal is made:
    enter as fantasies: the kriging believer appends each at its posterior mean,
    so the next proposal moves elsewhere.
 4. **Acquisition.** LogEI is evaluated on Sobol candidates plus perturbations
-   of the best observed points; the best few are polished by L-BFGS-B with
+   of the best observed points, both made in the model's warped space (``auto``
+   coordinates bent by their fitted warp, see :mod:`fasthpo.gp.warping`) and
+   mapped back by the warp's inverse; the best few are polished by L-BFGS-B with
    analytic gradients (continuous and integer coordinates), snapped to valid
    encodings, and the best that is not a duplicate of an observed or pending
    configuration is proposed.
+5. **Scale verdicts.** Each fit also says, for every ``auto`` hyperparameter,
+   whether its warp looks linear, log or reverse-log (``detected_scaling``).
 """
 
 from __future__ import annotations
@@ -41,8 +48,10 @@ from fasthpo.gp.acquisition import LogExpectedImprovement, polish
 from fasthpo.gp.model import GaussianProcess, Hyperparameters, fit_hyperparameters
 from fasthpo.gp.threads import single_threaded_blas
 from fasthpo.gp.transforms import RobustStandardizer
+from fasthpo.gp.warping import InputWarp
 from fasthpo.objective import Direction
 from fasthpo.space import SearchSpace
+from fasthpo.strategies import scale_detection
 from fasthpo.strategies.base import Observations, check_count, config_key
 from fasthpo.strategies.encoding import SpaceEncoder
 from fasthpo.strategies.random import finite_size
@@ -104,6 +113,8 @@ class BayesianOptimizer:
         self._transform: RobustStandardizer | None = None
         self._fitted_n = 0  # observations at the last refit
         self._model_n = 0  # observations the model has been updated with
+        self._warp = InputWarp((), (), ())  # the fitted warp of the auto coordinates
+        self._verdicts = {p.name: scale_detection.not_fitted() for p in self._encoder.auto}
 
     # -- the ask/tell face -----------------------------------------------------------
 
@@ -120,6 +131,19 @@ class BayesianOptimizer:
     def best(self) -> tuple[dict[str, Any], float] | None:
         """Best configuration and value told so far."""
         return self._observations.best()
+
+    def detected_scaling(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """What the last model fit says about each ``auto`` hyperparameter's scale.
+
+        Returns ``{name: (verdict, evidence)}`` for the continuous and integer
+        hyperparameters declared ``auto`` (an empty dict when there are none). The
+        verdict is ``"linear"``, ``"log"``, ``"reverse_log"`` or ``"undetermined"``
+        (always the last before the first model fit); the evidence is a small
+        JSON-serialisable dict of floats and strings (the fitted warp shapes and
+        its distance to each scaling's map, see :mod:`fasthpo.strategies.scale_detection`).
+        Costs nothing: it returns what the last fit computed.
+        """
+        return {name: (v, dict(evidence)) for name, (v, evidence) in self._verdicts.items()}
 
     def ask(
         self, n: int = 1, *, pending: Sequence[Mapping[str, Any]] = ()
@@ -148,7 +172,7 @@ class BayesianOptimizer:
                     gp, best = self._condition(fantasies, private=n > 1)
                 config = self._propose(gp, best, taken)
                 if len(proposals) + 1 < n:  # the next proposal of the batch must see this one
-                    z = self._encoder.encode([config])
+                    z = self._warp.apply(self._encoder.encode([config]))
                     believed = float(gp.predict(z)[0][0])
                     gp.append(z[0], believed)
                     best = min(best, believed)
@@ -164,8 +188,13 @@ class BayesianOptimizer:
     # -- proposals --------------------------------------------------------------------
 
     def _initial(self, taken: set[tuple[Any, ...]]) -> dict[str, Any]:
+        """A point of the Sobol design; ``auto`` coordinates hedged between their candidate scales."""
         for _ in range(64):
-            config = self.space.from_unit(self._sobol.random(1)[0].tolist())
+            u = self._sobol.random(1)[0]
+            for j, p in enumerate(self.space):
+                if p.kind != "categorical" and p.scaling == "auto":
+                    u[j] = float(scale_detection.design_coordinate(p, u[j : j + 1])[0])
+            config = self.space.from_unit(u.tolist())
             if config_key(self.space, config) not in taken:
                 return config
         return self._random_free(taken)
@@ -191,7 +220,7 @@ class BayesianOptimizer:
         y = self._sign * np.asarray(self._observations.values)
         best = float(self._transform.transform(np.array([y.min()]))[0])
         gp = model.copy() if private or len(fantasies) else model
-        for z in fantasies:
+        for z in self._warp.apply(fantasies) if len(fantasies) else fantasies:
             believed = float(gp.predict(z[None, :])[0][0])
             gp.append(z, believed)
             best = min(best, believed)
@@ -209,13 +238,19 @@ class BayesianOptimizer:
             rows = self._subset(y)
             self._transform = RobustStandardizer.fit(y[rows])
             X, t = self._Z[rows], self._transform.transform(y[rows])
-            dim = self._encoder.dim
+            dim, columns = self._encoder.dim, self._encoder.auto_columns
             starts = [self._hp] if self._hp is not None else []
             if self._hp is None or n <= self.refit_all_below:
-                starts.append(Hyperparameters.prior_mode(dim))
+                starts.append(Hyperparameters.prior_mode(dim, columns))
+                starts += self._shaped_starts(starts[-1])
             self._hp = fit_hyperparameters(X, t, starts=starts)
-            self._model = GaussianProcess(X, t, self._hp)
+            self._warp = self._hp.warp
+            self._model = GaussianProcess(self._warp.apply(X), t, self._hp)
             self._fitted_n = self._model_n = n
+            self._verdicts = {
+                p.name: scale_detection.verdict(p, a, b)
+                for p, a, b in zip(self._encoder.auto, self._warp.a, self._warp.b, strict=True)
+            }
             log.debug("refitted the GP on %d of %d observations", len(rows), n)
         else:
             assert self._model is not None and self._transform is not None
@@ -223,9 +258,27 @@ class BayesianOptimizer:
             # subset left out at the refit stay out until the next one.
             for i in range(self._model_n, n):
                 value = float(self._transform.transform(y[i : i + 1])[0])
-                self._model.append(self._Z[i], value)
+                self._model.append(self._warp.apply(self._Z[i : i + 1])[0], value)
             self._model_n = n
         return self._model
+
+    def _shaped_starts(self, prior: Hyperparameters) -> list[Hyperparameters]:
+        """The prior mode with every ``auto`` warp bent to its log map (and another to its
+        reverse-log map), where the range allows one: the fit starts from each candidate
+        scale, since the identity warp is often a local optimum of the posterior."""
+        starts = []
+        for shape in ("log", "reverse_log"):
+            shapes = [scale_detection.warp_like(p, shape) for p in self._encoder.auto]
+            if any(ab is not None for ab in shapes):
+                log_a = np.array([math.log(ab[0]) if ab else 0.0 for ab in shapes])
+                log_b = np.array([math.log(ab[1]) if ab else 0.0 for ab in shapes])
+                # Shorter lengthscales than the prior mode's: from the long ones, L-BFGS-B
+                # tends to explain the bent data as noise and fall back to the identity.
+                starts.append(Hyperparameters(
+                    prior.log_lengthscales - 1.0, prior.log_amplitude, prior.log_noise, prior.mean,
+                    prior.warp_columns, log_a, log_b,
+                ).clipped())
+        return starts
 
     def _subset(self, y: np.ndarray) -> list[int]:
         n = len(y)
@@ -240,23 +293,32 @@ class BayesianOptimizer:
     def _propose(
         self, gp: GaussianProcess, best: float, taken: set[tuple[Any, ...]]
     ) -> dict[str, Any]:
-        enc = self._encoder
+        """The best non-duplicate candidate by LogEI, searched in the model's (warped) space:
+        quasi-random candidates are uniform there, perturbations step there and the polish
+        moves there; every point is mapped back (inverse warp), snapped to a valid encoding
+        and warped again before it is scored, so scores are of configurations that exist."""
+        enc, warp = self._encoder, self._warp
         y = self._sign * np.asarray(self._observations.values)
         acquisition = LogExpectedImprovement(gp, best)
 
-        top = self._Z[np.argsort(y, kind="stable")[:5]]
+        def settle(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            Z = enc.project(warp.inverse(W)) if len(warp) else enc.project(W)
+            return Z, (warp.apply(Z) if len(warp) else Z)
+
+        top = warp.apply(self._Z[np.argsort(y, kind="stable")[:5]])
         local = np.vstack([
-            enc.perturb(np.repeat(top, self.n_candidates // (2 * len(top)) + 1, axis=0), self._rng, s)
+            enc.perturb(np.repeat(top, self.n_candidates // (2 * len(top)) + 1, axis=0), self._rng, s,
+                        snap=False)
             for s in (0.02, 0.1)
         ])
-        quasi = enc.from_unit(self._sobol.random(self.n_candidates))
-        Z = np.vstack([quasi, local])
-        values = acquisition(Z)
+        quasi = enc.from_unit(self._sobol.random(self.n_candidates), snap=False)
+        Z, W = settle(np.vstack([quasi, local]))
+        values = acquisition(W)
         order = np.argsort(-values, kind="stable")
-        starts = Z[order[:4]]
-        polished = enc.project(polish(acquisition, starts, enc.continuous))
+        starts = W[order[:4]]
+        polished, polished_w = settle(polish(acquisition, starts, enc.continuous))
         Z = np.vstack([polished, Z[order]])
-        values = np.concatenate([acquisition(polished), values[order]])
+        values = np.concatenate([acquisition(polished_w), values[order]])
         for i in np.argsort(-values, kind="stable"):
             config = enc.decode(Z[i : i + 1])[0]
             if config_key(self.space, config) not in taken:

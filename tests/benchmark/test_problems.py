@@ -446,3 +446,44 @@ def test_imports_stay_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=tempfile.gettempdir(), check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+# --- scale detection variants -------------------------------------------------------------------
+
+def test_lin_control_is_linear_over_the_log_range():
+    problem = get_problem("hartmann3+lin2-auto")
+    assert [p.scaling for p in problem.space] == ["auto", "auto", "linear"]
+    assert (problem.space["x0"].low, problem.space["x0"].high) == (1e-4, 1e2)
+    assert problem.true_scaling == {"x0": "linear", "x1": "linear", "x2": "linear"}
+    assert problem.function(problem.minimizer) == pytest.approx(problem.optimum, abs=1e-9)
+    # Halfway along the value range is halfway along the natural coordinate.
+    base = get_problem("hartmann3")
+    mid = (1e-4 + 1e2) / 2
+    assert problem.function({"x0": mid, "x1": mid, "x2": 0.3}) == pytest.approx(
+        base.function({"x0": 0.5, "x1": 0.5, "x2": 0.3}))
+
+
+def test_true_scaling_and_redeclared_dims():
+    problem = get_problem("hartmann6+log3-auto+as-auto+dead1")
+    assert problem.true_scaling == {**{f"x{i}": "log" for i in range(3)},
+                                    **{f"x{i}": "linear" for i in range(3, 6)}, "dead0": "linear"}
+    assert all(p.scaling == "auto" for p in problem.space)
+    assert get_problem("hartmann3+revlog-auto").true_scaling == {f"x{i}": "reverse_log" for i in range(3)}
+    mixed = get_problem("ackley-4+mixed+as-auto")
+    assert mixed.space["x0"].kind == "integer" and mixed.space["x0"].scaling == "auto"
+    with pytest.raises(ConfigError, match="real tasks"):
+        get_problem("hartmann3+as-log")
+    with pytest.raises(ConfigError, match="at most one"):
+        get_problem("hartmann3+log-auto+lin-auto")
+
+
+def test_real_task_redeclared():
+    task = get_problem("mlp-wine+as-log")
+    assert [getattr(p, "scaling", None) for p in task.space] == ["log", "log", "log", None]
+    assert get_problem("mlp-wine").true_scaling is None
+
+
+def test_one_dimensional_styblinski_tang():
+    problem = get_problem("styblinski-tang-1+log-auto")
+    assert len(problem.space) == 1
+    assert problem.function(problem.minimizer) == pytest.approx(problem.optimum, abs=1e-9)
