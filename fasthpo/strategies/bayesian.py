@@ -3,10 +3,10 @@
 How a proposal is made:
 
 1. **Initial design.** Until ``n_initial`` results exist (pending trials count),
-   proposals come from a scrambled Sobol sequence. An ``auto`` coordinate whose range
-   could be log- or reverse-log-scaled is drawn from the equal mixture of its
-   candidate scales (see :mod:`fasthpo.strategies.scale_detection`), so the lower
-   decades are visited before the model can know whether they matter.
+   proposals come from a scrambled Sobol sequence in the encoded box, where an
+   ``auto`` coordinate is in its prior scale (log for a range over two decades,
+   see :mod:`fasthpo.strategies.scale_detection`), so the lower decades are
+   visited before the model can know whether they matter.
 2. **Model.** Observations are encoded (categoricals one-hot), their values
    robustly standardised (a diverged run cannot flatten the rest), and a
    Matérn-5/2 ARD GP is fitted by MAP. *Refit policy*: the hyperparameters are
@@ -31,7 +31,8 @@ How a proposal is made:
    encodings, and the best that is not a duplicate of an observed or pending
    configuration is proposed.
 5. **Scale verdicts.** Each fit also says, for every ``auto`` hyperparameter,
-   whether its warp looks linear, log or reverse-log (``detected_scaling``).
+   which scale explains the data best — linear, log or reverse-log — by a profile
+   likelihood comparison (``detected_scaling``).
 """
 
 from __future__ import annotations
@@ -188,13 +189,9 @@ class BayesianOptimizer:
     # -- proposals --------------------------------------------------------------------
 
     def _initial(self, taken: set[tuple[Any, ...]]) -> dict[str, Any]:
-        """A point of the Sobol design; ``auto`` coordinates hedged between their candidate scales."""
+        """A point of the Sobol design (uniform in the encoded box: ``auto`` in its prior scale)."""
         for _ in range(64):
-            u = self._sobol.random(1)[0]
-            for j, p in enumerate(self.space):
-                if p.kind != "categorical" and p.scaling == "auto":
-                    u[j] = float(scale_detection.design_coordinate(p, u[j : j + 1])[0])
-            config = self.space.from_unit(u.tolist())
+            config = self._encoder.decode(self._encoder.from_unit(self._sobol.random(1)))[0]
             if config_key(self.space, config) not in taken:
                 return config
         return self._random_free(taken)
@@ -235,23 +232,10 @@ class BayesianOptimizer:
             or n >= math.ceil(self._fitted_n * (1.0 + self.refit_growth))
         )
         if due:
-            rows = self._subset(y)
-            self._transform = RobustStandardizer.fit(y[rows])
-            X, t = self._Z[rows], self._transform.transform(y[rows])
-            dim, columns = self._encoder.dim, self._encoder.auto_columns
-            starts = [self._hp] if self._hp is not None else []
-            if self._hp is None or n <= self.refit_all_below:
-                starts.append(Hyperparameters.prior_mode(dim, columns))
-                starts += self._shaped_starts(starts[-1])
-            self._hp = fit_hyperparameters(X, t, starts=starts)
-            self._warp = self._hp.warp
-            self._model = GaussianProcess(self._warp.apply(X), t, self._hp)
-            self._fitted_n = self._model_n = n
-            self._verdicts = {
-                p.name: scale_detection.verdict(p, a, b)
-                for p, a, b in zip(self._encoder.auto, self._warp.a, self._warp.b, strict=True)
-            }
-            log.debug("refitted the GP on %d of %d observations", len(rows), n)
+            self._refit(y)
+            if self._rescale_auto():
+                self._refit(y)  # in the scales the data chose
+            log.debug("refitted the GP on %d observations", n)
         else:
             assert self._model is not None and self._transform is not None
             # Results that arrived since the model was last updated; observations the
@@ -260,15 +244,68 @@ class BayesianOptimizer:
                 value = float(self._transform.transform(y[i : i + 1])[0])
                 self._model.append(self._warp.apply(self._Z[i : i + 1])[0], value)
             self._model_n = n
+        assert self._model is not None
         return self._model
 
+    def _refit(self, y: np.ndarray) -> None:
+        """Fit the hyperparameters (warps included) and the verdicts on the ``auto`` scales."""
+        n = len(y)
+        rows = self._subset(y)
+        self._transform = RobustStandardizer.fit(y[rows])
+        X, t = self._Z[rows], self._transform.transform(y[rows])
+        dim, columns = self._encoder.dim, self._encoder.auto_columns
+        starts = [self._hp] if self._hp is not None else []
+        if self._hp is None or n <= self.refit_all_below:
+            starts.append(Hyperparameters.prior_mode(dim, columns))
+            starts += self._shaped_starts(starts[-1])
+        self._hp = fit_hyperparameters(X, t, starts=starts)
+        self._warp = self._hp.warp
+        self._model = GaussianProcess(self._warp.apply(X), t, self._hp)
+        self._fitted_n = self._model_n = n
+        if columns:
+            self._verdicts = scale_detection.verdicts(
+                self._encoder.auto, columns, self._encoder.auto_scales, X,
+                self._warp.apply(X), t, lengthscales=self._hp.lengthscales,
+                amplitude=self._hp.amplitude, noise=self._hp.noise, mean=self._hp.mean,
+                warp_a=self._warp.a, warp_b=self._warp.b, rng=self._rng,
+            )
+
+    def _rescale_auto(self) -> bool:
+        """Move each ``auto`` coordinate whose verdict names another scale into that scale.
+
+        The warp alone bends slowly away from its prior (a log prior over six decades
+        is far from linear); a confident verdict is used at once instead: the
+        observations are re-encoded, that coordinate's warp starts again from the
+        identity, and the model is refitted. Returns whether anything moved.
+        """
+        moved = False
+        for p, scale in zip(self._encoder.auto, self._encoder.auto_scales, strict=True):
+            verdict = self._verdicts[p.name][0]
+            if verdict != "undetermined" and verdict != scale.name:
+                self._encoder.rescale(p.name, scale_detection.scale_map(p, verdict))
+                log.debug("searching %s in %s scale from now on", p.name, verdict)
+                moved = True
+        if moved:
+            n = len(self._observations)
+            self._Zbuffer[:n] = self._encoder.encode(self._observations.configs)
+            assert self._hp is not None
+            self._hp = Hyperparameters(
+                self._hp.log_lengthscales, self._hp.log_amplitude, self._hp.log_noise,
+                self._hp.mean, self._hp.warp_columns, np.zeros_like(self._hp.log_warp_a),
+                np.zeros_like(self._hp.log_warp_b),
+            )
+        return moved
+
     def _shaped_starts(self, prior: Hyperparameters) -> list[Hyperparameters]:
-        """The prior mode with every ``auto`` warp bent to its log map (and another to its
-        reverse-log map), where the range allows one: the fit starts from each candidate
-        scale, since the identity warp is often a local optimum of the posterior."""
+        """The prior mode with every ``auto`` warp bent towards each other candidate scale
+        (linear, log, reverse-log) than the prior one, where the range allows it: the fit
+        starts from each scale, since the identity warp is often a local optimum."""
         starts = []
-        for shape in ("log", "reverse_log"):
-            shapes = [scale_detection.warp_like(p, shape) for p in self._encoder.auto]
+        for shape in ("linear", "log", "reverse_log"):
+            shapes = [
+                scale_detection.warp_like(p, shape, base)
+                for p, base in zip(self._encoder.auto, self._encoder.auto_scales, strict=True)
+            ]
             if any(ab is not None for ab in shapes):
                 log_a = np.array([math.log(ab[0]) if ab else 0.0 for ab in shapes])
                 log_b = np.array([math.log(ab[1]) if ab else 0.0 for ab in shapes])

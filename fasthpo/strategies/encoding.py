@@ -4,7 +4,11 @@ A :class:`~fasthpo.space.SearchSpace` gives each hyperparameter one unit-cube
 coordinate. A Gaussian process needs a little more: a categorical's values are
 unordered, so it becomes one coordinate per value (one-hot), and the kernel
 sees no order between them. Continuous and integer hyperparameters keep their
-unit coordinate (integers at the centre of their slice).
+unit coordinate (integers at the centre of their slice), except that an
+``auto`` one is seen through its prior scale
+(:func:`fasthpo.strategies.scale_detection.prior_scale`: log for a range over
+two decades, and so on), so a design uniform in the encoded box is uniform in
+that scale.
 
 Shapes: ``n`` configurations, ``D`` encoded coordinates (``D ≥ len(space)``).
 """
@@ -17,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from fasthpo.space import SearchSpace
+from fasthpo.strategies.scale_detection import ScaleMap, prior_scale
 
 #: Share of continuous coordinates a local perturbation moves (see ``SpaceEncoder.perturb``).
 PERTURB_SHARE = 0.3
@@ -32,9 +37,9 @@ class SpaceEncoder:
     continuous
         Boolean mask (D,) of coordinates a gradient optimiser may move freely
         (continuous and integer hyperparameters; integers are rounded after).
-    auto, auto_columns
-        The continuous and integer hyperparameters declared ``auto``, and their
-        coordinates, in space order.
+    auto, auto_columns, auto_scales
+        The continuous and integer hyperparameters declared ``auto``, their
+        coordinates and the prior scale each is encoded in, in space order.
     """
 
     def __init__(self, space: SearchSpace) -> None:
@@ -54,6 +59,29 @@ class SpaceEncoder:
         self.auto = [p for p in space if p.kind != "categorical" and p.scaling == "auto"]
         self.auto_columns = tuple(sl.start for p, sl in zip(space, self._slices, strict=True)
                                   if p.kind != "categorical" and p.scaling == "auto")
+        self.auto_scales: tuple[ScaleMap, ...] = tuple(prior_scale(p) for p in self.auto)
+        self._scale_of = {
+            p.name: scale for p, scale in zip(self.auto, self.auto_scales, strict=True)
+            if scale.name != "linear"
+        }
+
+    def rescale(self, name: str, scale: ScaleMap) -> None:
+        """See the ``auto`` hyperparameter ``name`` through ``scale`` from now on."""
+        self.auto_scales = tuple(
+            scale if p.name == name else old for p, old in zip(self.auto, self.auto_scales, strict=True)
+        )
+        if scale.name == "linear":
+            self._scale_of.pop(name, None)
+        else:
+            self._scale_of[name] = scale
+
+    def _to_coordinate(self, name: str, u: float) -> float:
+        scale = self._scale_of.get(name)
+        return u if scale is None else float(scale.forward(np.array(u)))
+
+    def _from_coordinate(self, name: str, v: float) -> float:
+        scale = self._scale_of.get(name)
+        return v if scale is None else float(scale.inverse(np.array(v)))
 
     def encode(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Encode validated configurations (n, D)."""
@@ -63,7 +91,7 @@ class SpaceEncoder:
                 if p.kind == "categorical":
                     Z[i, sl.start + p.index(config[p.name])] = 1.0
                 else:
-                    Z[i, sl.start] = p.to_unit(config[p.name])
+                    Z[i, sl.start] = self._to_coordinate(p.name, p.to_unit(config[p.name]))
         return Z
 
     def decode(self, Z: np.ndarray) -> list[dict[str, Any]]:
@@ -75,7 +103,7 @@ class SpaceEncoder:
                 if p.kind == "categorical":
                     config[p.name] = p.values[int(np.argmax(z[sl]))]
                 else:
-                    config[p.name] = p.from_unit(float(z[sl.start]))
+                    config[p.name] = p.from_unit(self._from_coordinate(p.name, float(z[sl.start])))
             configs.append(config)
         return configs
 
@@ -89,7 +117,10 @@ class SpaceEncoder:
                 out[:, sl] = 0.0
                 out[np.arange(len(Z)), sl.start + hot] = 1.0
             elif p.kind == "integer":
-                out[:, sl.start] = [p.to_unit(p.from_unit(float(u))) for u in Z[:, sl.start]]
+                out[:, sl.start] = [
+                    self._to_coordinate(p.name, p.to_unit(p.from_unit(self._from_coordinate(p.name, v))))
+                    for v in Z[:, sl.start]
+                ]
         return out
 
     def from_unit(self, U: np.ndarray, *, snap: bool = True) -> np.ndarray:

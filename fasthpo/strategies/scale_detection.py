@@ -1,39 +1,58 @@
-"""Verdicts on ``scaling: auto``: is a fitted input warp the identity, the log map or the reverse-log map?
+"""The scale of ``auto`` hyperparameters: where the search starts, and what the data say.
 
-The Bayesian strategy fits a Kumaraswamy warp w(u) = 1 − (1 − u^a)^b to the
-unit-cube coordinate u of each ``auto`` hyperparameter (see
-:mod:`fasthpo.gp.warping`). Had the user declared a scaling, the kernel would
-have seen that scaling's coordinate instead, which is a fixed map of u that
-depends on the hyperparameter's own range [lo, hi] (integers: widened by half a
-step at each end, as their encoding is):
+**Prior scale.** Before any data, an ``auto`` range that spans two decades or
+more (``max / min ≥ 100`` with ``min > 0``) is searched as ``log``, one whose
+distance to 1 spans two decades (``0 ≤ min < max < 1`` and
+``(1 − min) / (1 − max) ≥ 100``, e.g. momentum 0.9 … 0.9999) as
+``reverse_log``, and anything else (or a range that qualifies for both) as
+``linear``. That is the scale an expert would declare for such a range, and it
+is what makes ``auto`` as good as the right declaration from the first trial
+on: a log-scaled optimum in the lowest decades is never found by a design that
+is uniform in the linear range. The model then fits a Kumaraswamy warp on top
+of the prior scale's coordinate (see :mod:`fasthpo.gp.warping`), with a prior
+at the identity, so the search bends towards whatever the data say.
+
+**Verdict.** The verdict does not trust the prior: after each model fit it
+compares, for each ``auto`` hyperparameter, how well the data are explained
+when that hyperparameter is seen through each candidate scale — linear, log,
+reverse-log — with everything else as fitted. For each scale it takes the
+log marginal likelihood of the GP with that coordinate replaced by the scale's
+map of the linear unit coordinate u (integers: over their half-step-widened
+range), maximised over that coordinate's lengthscale (a profile likelihood).
+The best scale is the verdict if it beats the runner-up by ``VERDICT_NATS``
+(a likelihood ratio of e² ≈ 7.4); otherwise the verdict is ``undetermined`` —
+typically because the hyperparameter hardly matters yet. The maps, with r =
+hi / lo and ρ = (1 − lo) / (1 − hi):
 
 * ``linear``: g(u) = u;
-* ``log`` (needs lo > 0): g(u) = log(1 + u (r − 1)) / log r, r = hi / lo;
-* ``reverse_log`` (continuous, 0 ≤ lo < hi < 1): g(u) = −log(1 − u (1 − 1/ρ)) / log ρ,
-  ρ = (1 − lo) / (1 − hi).
+* ``log`` (needs lo > 0): g(u) = log(1 + u (r − 1)) / log r;
+* ``reverse_log`` (continuous, 0 ≤ lo < hi < 1): g(u) = −log(1 − u (1 − 1/ρ)) / log ρ.
 
-The verdict compares the fitted warp with each map by their root-mean-square
-distance over u ∈ [0, 1]:
+A map within ``MIN_SEPARATION`` (RMS over u) of the identity is not a
+candidate: over a short range (hi/lo = 3 is 0.10 away) log is nearly linear,
+and a hyperparameter with no candidate but linear is called ``linear``.
 
-1. A map that is itself within ``MIN_SEPARATION`` of the identity is not a
-   candidate: over a short range (hi/lo = 3 is 0.10 from the identity) the log
-   map is nearly linear, and no verdict should hinge on it.
-2. The nearest candidate map is the verdict if it is within ``MATCH`` of the
-   warp and at most ``MARGIN`` times as far as the next candidate; otherwise the
-   verdict is ``undetermined`` (the warp is half-way, or bent in a way none of
-   the maps explains, e.g. a linear parameter whose effect is itself curved).
+The evidence holds each candidate's log-likelihood relative to the best
+(``loglik_<scale>``, 0 for the best), the ``margin``, the scale the search was
+in (``searched_in``) and its fitted warp shapes, and how many points the
+comparison used.
 
-The evidence is the fitted shapes and the distances, all floats, plus a string
-naming the maps that were not candidates and why.
+**Use.** A confident verdict is acted on at once: the strategy moves that
+coordinate into the verdict's scale (the observations are re-encoded and the
+model refitted), since a warp bends only slowly away from its prior — a log
+prior over six decades is far from linear.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
 from fasthpo.gp.warping import kumaraswamy_cdf
 from fasthpo.space import Continuous, Integer
@@ -42,10 +61,15 @@ Verdict = Literal["linear", "log", "reverse_log", "undetermined"]
 
 #: A candidate map must be at least this far (RMS over u) from the identity to be told apart.
 MIN_SEPARATION = 0.15
-#: The nearest map must be within this distance of the fitted warp ...
-MATCH = 0.15
-#: ... and at most this share of the distance to the next candidate.
-MARGIN = 0.5
+#: An ``auto`` range spanning at least this ratio is searched in the matching scale from the start.
+PRIOR_MIN_RATIO = 100.0
+#: Log-likelihood lead (nats) the best scale needs over the runner-up to be the verdict.
+VERDICT_NATS = 3.0
+#: Largest number of observations the verdict compares scales on (a subset above it).
+VERDICT_POINTS = 120
+#: Grid of log lengthscales over which each scale's likelihood is maximised.
+_LOG_LENGTHSCALES = np.linspace(-3.0, 2.0, 6)
+_SQRT5 = math.sqrt(5.0)
 
 _GRID = np.linspace(0.0, 1.0, 101)
 
@@ -83,11 +107,24 @@ def _maps(p: Continuous | Integer, u: np.ndarray) -> tuple[dict[str, np.ndarray]
     return maps, notes
 
 
-def _map(name: str, ratio: float, u: np.ndarray) -> np.ndarray:
-    """The log map (ratio = log r) or the reverse-log map (ratio = log ρ) at u."""
+def _map(name: str, ratio: float | None, u: np.ndarray) -> np.ndarray:
+    """The log map (ratio = log r) or the reverse-log map (ratio = log ρ) at u; linear: u."""
+    u = np.asarray(u, dtype=float)
+    if name == "linear" or ratio is None:
+        return u.copy()
     if name == "log":
         return np.log1p(u * math.expm1(ratio)) / ratio
     return -np.log1p(u * math.expm1(-ratio)) / ratio
+
+
+def _map_inverse(name: str, ratio: float | None, v: np.ndarray) -> np.ndarray:
+    """u such that ``_map(name, ratio, u) = v``."""
+    v = np.asarray(v, dtype=float)
+    if name == "linear" or ratio is None:
+        return v.copy()
+    if name == "log":
+        return np.expm1(v * ratio) / math.expm1(ratio)
+    return np.expm1(-v * ratio) / math.expm1(-ratio)
 
 
 def candidate_maps(p: Continuous | Integer) -> tuple[dict[str, np.ndarray], list[str]]:
@@ -95,83 +132,160 @@ def candidate_maps(p: Continuous | Integer) -> tuple[dict[str, np.ndarray], list
     return _maps(p, _GRID)
 
 
-def warp_like(p: Continuous | Integer, name: str) -> tuple[float, float] | None:
-    """Kumaraswamy shapes (a, b) closest (least squares over u) to ``p``'s ``name`` map, or None
-    when that map is not a candidate for ``p``: starting points of the warp fit, so that a
-    log-shaped optimum is reached even when the identity is a local one."""
-    if name not in candidate_maps(p)[0]:
-        return None
+@dataclass(frozen=True)
+class ScaleMap:
+    """A scale's map between the linear unit coordinate u of a hyperparameter and its own."""
+
+    name: str  # linear | log | reverse_log
+    ratio: float | None = None  # log r or log ρ of the range
+
+    def forward(self, u: np.ndarray) -> np.ndarray:
+        return np.clip(_map(self.name, self.ratio, np.clip(u, 0.0, 1.0)), 0.0, 1.0)
+
+    def inverse(self, v: np.ndarray) -> np.ndarray:
+        return np.clip(_map_inverse(self.name, self.ratio, np.clip(v, 0.0, 1.0)), 0.0, 1.0)
+
+
+def scale_map(p: Continuous | Integer, name: str) -> ScaleMap:
+    """The map of scale ``name`` over ``p``'s range (linear when the range rules it out)."""
     log_r, log_rho = _log_ratio(p)
-    ratio = log_r if name == "log" else log_rho
-    assert ratio is not None
-    return _closest_shapes(name, round(ratio, 6))
+    ratio = log_r if name == "log" else log_rho if name == "reverse_log" else None
+    return ScaleMap(name, ratio) if ratio is not None else ScaleMap("linear")
+
+
+def prior_scale(p: Continuous | Integer) -> ScaleMap:
+    """The scale an ``auto`` hyperparameter is searched in before any data (module docstring)."""
+    log_r, log_rho = _log_ratio(p)
+    wide = math.log(PRIOR_MIN_RATIO)
+    log_wide = log_r is not None and log_r >= wide
+    reverse_wide = log_rho is not None and log_rho >= wide
+    if log_wide and not reverse_wide:
+        return scale_map(p, "log")
+    if reverse_wide and not log_wide:
+        return scale_map(p, "reverse_log")
+    return ScaleMap("linear")
+
+
+def warp_like(
+    p: Continuous | Integer, name: str, base: ScaleMap | None = None
+) -> tuple[float, float] | None:
+    """Kumaraswamy shapes (a, b) that bend ``p``'s coordinate in scale ``base`` (default: its
+    prior scale) closest (least squares) to scale ``name``, or None when ``name`` is not a
+    candidate or is ``base`` itself: starting points of the warp fit, since the identity
+    warp is often a local optimum."""
+    prior = base if base is not None else prior_scale(p)
+    if name not in candidate_maps(p)[0] or name == prior.name:
+        return None
+    target = scale_map(p, name)
+    return _closest_shapes(prior.name, _rounded(prior.ratio), target.name, _rounded(target.ratio))
+
+
+def _rounded(ratio: float | None) -> float | None:
+    return None if ratio is None else round(ratio, 6)
 
 
 @functools.lru_cache(maxsize=256)
-def _closest_shapes(name: str, ratio: float) -> tuple[float, float]:
+def _closest_shapes(
+    prior: str, prior_ratio: float | None, name: str, ratio: float | None
+) -> tuple[float, float]:
     from scipy.optimize import minimize
 
-    target = _map(name, ratio, _GRID)
+    # The target scale's coordinate as a function of the prior scale's coordinate v.
+    target = _map(name, ratio, _map_inverse(prior, prior_ratio, _GRID))
 
     def loss(log_ab: np.ndarray) -> float:
         a, b = np.exp(np.clip(log_ab, -6.0, 6.0))
         return float(np.sum((kumaraswamy_cdf(_GRID, a, b) - target) ** 2))
 
-    start = np.array([-1.0, 0.0]) if name == "log" else np.array([0.0, -1.0])
-    best = minimize(loss, start, method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-10})
+    starts = [np.array([-1.0, 0.0]), np.array([0.0, -1.0]), np.array([1.5, 0.0]), np.array([0.0, 1.5])]
+    best = min(
+        (minimize(loss, x0, method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-10})
+         for x0 in starts),
+        key=lambda result: result.fun,
+    )
     a, b = np.exp(np.clip(best.x, -6.0, 6.0))
     return float(a), float(b)
-
-
-def design_coordinate(p: Continuous | Integer, t: np.ndarray) -> np.ndarray:
-    """Unit coordinates u for an initial design drawn uniformly as t, hedged between the scales.
-
-    Before any data an ``auto`` scale is unknown, so the design is the equal mixture
-    of the candidate scalings: u has the CDF F(u) = mean of the candidate maps g(u).
-    Over a range of six decades about half the points then fall in the lower
-    decades, where a log-scaled optimum lives and which a linear design would
-    never visit; ranges with no candidate but linear keep u = t.
-    """
-    t = np.asarray(t, dtype=float)
-    log_r, log_rho = _log_ratio(p)
-    maps, _ = candidate_maps(p)
-    if len(maps) == 1:
-        return t.copy()
-    # A grid fine wherever any candidate puts mass: the uniform grid and its images
-    # under each candidate map's inverse.
-    grids = [_GRID]
-    if "log" in maps and log_r is not None:
-        grids.append(np.expm1(_GRID * log_r) / math.expm1(log_r))
-    if "reverse_log" in maps and log_rho is not None:
-        grids.append(np.expm1(-_GRID * log_rho) / math.expm1(-log_rho))
-    u = np.unique(np.clip(np.concatenate(grids), 0.0, 1.0))
-    F = np.mean(list(_maps(p, u)[0].values()), axis=0)
-    return np.interp(t, F, u)
 
 
 def _rms(diff: np.ndarray) -> float:
     return float(np.sqrt(np.mean(diff**2)))
 
 
-def verdict(p: Continuous | Integer, a: float, b: float) -> tuple[Verdict, dict[str, Any]]:
-    """The verdict on one ``auto`` hyperparameter given its fitted warp shapes, and the evidence."""
-    maps, notes = candidate_maps(p)
-    w = kumaraswamy_cdf(_GRID, a, b)
-    distances = {name: _rms(w - g) for name, g in maps.items()}
-    ranked = sorted(distances, key=distances.__getitem__)
-    nearest = ranked[0]
-    runner_up = distances[ranked[1]] if len(ranked) > 1 else math.inf
-    decided: Verdict = "undetermined"
-    if distances[nearest] <= MATCH and distances[nearest] <= MARGIN * runner_up:
-        decided = nearest  # type: ignore[assignment]
-    evidence: dict[str, Any] = {
-        "warp_a": round(float(a), 4),
-        "warp_b": round(float(b), 4),
-        **{f"distance_{name}": round(d, 4) for name, d in distances.items()},
-    }
-    if notes:
-        evidence["not_candidates"] = "; ".join(notes)
-    return decided, evidence
+def verdicts(
+    params: Sequence[Continuous | Integer],
+    columns: Sequence[int],
+    priors: Sequence[ScaleMap],
+    X: np.ndarray,
+    Xw: np.ndarray,
+    y: np.ndarray,
+    *,
+    lengthscales: np.ndarray,
+    amplitude: float,
+    noise: float,
+    mean: float,
+    warp_a: Sequence[float],
+    warp_b: Sequence[float],
+    rng: np.random.Generator,
+) -> dict[str, tuple[Verdict, dict[str, Any]]]:
+    """The verdict on each ``auto`` hyperparameter by profile likelihood (module docstring).
+
+    ``X`` holds the model's unwarped inputs (prior-scale coordinates) and ``Xw`` the
+    warped ones the GP was fitted to, with targets ``y``; the other arguments are the
+    fitted hyperparameters.
+    """
+    if len(y) > VERDICT_POINTS:
+        rows = np.sort(rng.choice(len(y), VERDICT_POINTS, replace=False))
+        X, Xw, y = X[rows], Xw[rows], y[rows]
+    scaled = Xw / lengthscales
+    sq = np.sum(scaled**2, axis=1)
+    R2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * scaled @ scaled.T, 0.0)
+    centred = y - mean
+    out: dict[str, tuple[Verdict, dict[str, Any]]] = {}
+    for p, column, prior, a, b in zip(params, columns, priors, warp_a, warp_b, strict=True):
+        u = prior.inverse(X[:, column])
+        maps, notes = _maps(p, u)
+        evidence: dict[str, Any] = {
+            "searched_in": prior.name, "warp_a": round(float(a), 4), "warp_b": round(float(b), 4),
+        }
+        if notes:
+            evidence["not_candidates"] = "; ".join(notes)
+        if len(maps) == 1:
+            out[p.name] = ("linear", evidence)
+            continue
+        own = scaled[:, column]
+        rest = np.maximum(R2 - (own[:, None] - own[None, :]) ** 2, 0.0)
+        loglik = {
+            name: _profile_loglik(rest, g, centred, amplitude, noise) for name, g in maps.items()
+        }
+        ranked = sorted(loglik, key=loglik.__getitem__, reverse=True)
+        margin = loglik[ranked[0]] - loglik[ranked[1]]
+        decided: Verdict = ranked[0] if margin >= VERDICT_NATS else "undetermined"  # type: ignore[assignment]
+        evidence.update({f"loglik_{name}": round(loglik[name] - loglik[ranked[0]], 2) for name in maps})
+        evidence.update(margin=round(margin, 2), points=len(y))
+        out[p.name] = (decided, evidence)
+    return out
+
+
+def _profile_loglik(
+    rest: np.ndarray, g: np.ndarray, centred: np.ndarray, amplitude: float, noise: float
+) -> float:
+    """Largest log marginal likelihood over the coordinate's lengthscale, the rest held fixed."""
+    n = len(centred)
+    diff2 = (g[:, None] - g[None, :]) ** 2
+    best = -math.inf
+    for log_l in _LOG_LENGTHSCALES:
+        r2 = rest + diff2 * math.exp(-2.0 * log_l)
+        r = np.sqrt(r2)
+        K = amplitude * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * np.exp(-_SQRT5 * r)
+        K[np.diag_indices(n)] += noise + 1e-8 * amplitude
+        try:
+            factor = cho_factor(K, lower=True, check_finite=False)
+        except LinAlgError:
+            continue
+        alpha = cho_solve(factor, centred, check_finite=False)
+        value = -0.5 * float(centred @ alpha) - float(np.sum(np.log(np.diag(factor[0]))))
+        best = max(best, value - 0.5 * n * math.log(2.0 * math.pi))
+    return best
 
 
 def not_fitted() -> tuple[Verdict, dict[str, Any]]:

@@ -97,8 +97,15 @@ def test_input_warp_matches_reference_and_round_trips():
         InputWarp([0, 1], [1.0], [1.0, 1.0])
 
 
-def _fit(X, y, columns):
-    return fit_hyperparameters(X, y, starts=[Hyperparameters.prior_mode(X.shape[1], columns)])
+def _fit(X, y, columns, bent=None):
+    prior = Hyperparameters.prior_mode(X.shape[1], columns)
+    starts = [prior]
+    if bent is not None:  # as the strategy does: also start from a warp bent towards log
+        starts.append(Hyperparameters(
+            prior.log_lengthscales - 1.0, prior.log_amplitude, prior.log_noise, prior.mean,
+            prior.warp_columns, np.log(np.array(bent[0])), np.log(np.array(bent[1])),
+        ).clipped())
+    return fit_hyperparameters(X, y, starts=starts)
 
 
 def test_fit_bends_a_log_shaped_dimension_and_leaves_a_linear_one():
@@ -109,7 +116,7 @@ def test_fit_bends_a_log_shaped_dimension_and_leaves_a_linear_one():
     s = np.log(v / lo) / np.log(hi / lo)
     y = np.sin(3.0 * s) + np.cos(3.0 * X[:, 1])  # smooth in log v and in the second coordinate
     y = (y - y.mean()) / y.std()
-    hp = _fit(X, y, [0, 1])
+    hp = _fit(X, y, [0, 1], bent=([0.1, 0.1], [1.0, 1.0]))
     a, b = np.exp(hp.log_warp_a), np.exp(hp.log_warp_b)
     assert a[0] < 0.4  # stretched near 0, as a log scale is
     # The linear dimension is not stretched at either end (cos 3x may be bent, not towards a log).

@@ -169,3 +169,26 @@ def test_function_backend_stops_only_trials_that_have_not_started():
     assert backend.poll(0) == [Exited(2, "stopped", error="pruned")]
     assert backend.poll(0) == [] and backend.running == ()
     assert calls == [1.0]  # the stopped trial's function was never called
+
+
+def test_scale_verdicts_are_stored_with_the_trial_they_date_from(tmp_path):
+    from fasthpo.cli import _describe_text, _summary
+
+    space = fasthpo.SearchSpace([
+        fasthpo.Continuous("lr", 1e-5, 1.0),  # auto
+        fasthpo.Continuous("x", 0.0, 1.0, scaling="linear"),
+    ])
+    tuner = fasthpo.Tuner(space, max_trials=16, name="scales", db=tmp_path / "t.db", seed=0)
+    tuner.optimize(lambda p: (math.log10(p["lr"]) + 3.0) ** 2 + (p["x"] - 0.5) ** 2)
+    with Store(tmp_path / "t.db") as store:
+        history = store.scalings("scales")
+        summary = _summary(store, store.get_job("scales"))
+    assert history and {h.parameter for h in history} == {"lr"}
+    assert history[-1].verdict == "log" and "loglik_linear" in history[-1].evidence
+    since = history[-1].trial_id
+    assert 1 <= since <= 16
+    # One record per change of verdict, never two equal verdicts in a row.
+    assert all(a.verdict != b.verdict for a, b in zip(history, history[1:]))
+    assert summary["detected_scaling"]["lr"]["verdict"] == "log"
+    assert summary["detected_scaling"]["lr"]["since_trial"] == since
+    assert f"lr: log (since trial {since})" in _describe_text(summary)

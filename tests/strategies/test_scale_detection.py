@@ -1,5 +1,6 @@
-"""Scale verdicts: the rule on known warps, the hedged initial design, the warp-like starts, and
-``BayesianOptimizer.detected_scaling`` on log, reverse-log and linear objectives (integers too)."""
+"""Scales of ``auto`` hyperparameters: the candidate maps, the prior scale the search starts
+from, the warp-like starts, and ``BayesianOptimizer.detected_scaling`` on log, reverse-log,
+linear and irrelevant hyperparameters (integers too)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from fasthpo.gp import _reference as ref
 from fasthpo.space import Categorical, Continuous, Integer, SearchSpace
 from fasthpo.strategies import scale_detection
 from fasthpo.strategies.bayesian import BayesianOptimizer
-from fasthpo.strategies.scale_detection import candidate_maps, design_coordinate, verdict, warp_like
+from fasthpo.strategies.encoding import SpaceEncoder
+from fasthpo.strategies.scale_detection import candidate_maps, prior_scale, scale_map, warp_like
 
 WIDE = Continuous("lr", 1e-4, 1e2)
 MOMENTUM = Continuous("momentum", 0.9, 0.9999)
@@ -36,33 +38,53 @@ def test_maps_follow_the_range():
     assert set(candidate_maps(Integer("units", 0, 1000))[0]) == {"linear"}
 
 
-def test_verdict_of_known_warps():
-    assert verdict(WIDE, 1.0, 1.0)[0] == "linear"
-    a, b = warp_like(WIDE, "log")
-    assert a < 0.2 and verdict(WIDE, a, b)[0] == "log"
-    a, b = warp_like(MOMENTUM, "reverse_log")
-    assert b < 0.4 and verdict(MOMENTUM, a, b)[0] == "reverse_log"
-    assert verdict(WIDE, 0.4, 1.2)[0] == "undetermined"  # half-way between linear and log
-    assert verdict(Continuous("short", 1.0, 3.0), 0.8, 1.2)[0] == "linear"  # log not a candidate
-    assert warp_like(Continuous("z", 0.0, 1.0), "log") is None
+@pytest.mark.parametrize(
+    ("param", "expected"),
+    [
+        (WIDE, "log"),
+        (Integer("units", 1, 4096), "log"),
+        (MOMENTUM, "reverse_log"),
+        (Continuous("c", 1.0, 50.0), "linear"),  # under two decades
+        (Continuous("c", 0.0, 1000.0), "linear"),  # log impossible
+        (Integer("layers", 1, 8), "linear"),
+        (Continuous("p", 0.001, 0.999), "linear"),  # both log and reverse-log qualify: no guess
+    ],
+)
+def test_prior_scale_follows_the_width_of_the_range(param, expected):
+    assert prior_scale(param).name == expected
 
 
-def test_evidence_is_small_json_of_floats_and_strings():
-    _, evidence = verdict(WIDE, 0.1, 1.1)
-    assert json.loads(json.dumps(evidence)) == evidence
-    assert all(isinstance(v, float | str) for v in evidence.values())
-    assert evidence["distance_log"] < 0.02 < 0.4 < evidence["distance_linear"]
+@pytest.mark.parametrize("name", ["linear", "log", "reverse_log"])
+def test_scale_maps_invert(name):
+    scale = scale_map(MOMENTUM if name == "reverse_log" else WIDE, name)
+    u = np.linspace(0, 1, 57)
+    np.testing.assert_allclose(scale.inverse(scale.forward(u)), u, atol=1e-12)
+    assert scale.forward(np.array([0.0, 1.0])).tolist() == [0.0, 1.0]
 
 
-def test_design_is_the_mixture_of_candidate_scales():
-    t = np.linspace(0, 1, 10001)
-    u = design_coordinate(WIDE, t)
-    assert np.all(np.diff(u) >= 0) and u[0] == 0 and u[-1] == 1
-    # Half the mass uniform in u, half uniform in log v: u < 1e-3 (v below about 0.1) holds
-    # 0.1 % of the linear half and the lowest three of six decades of the log half.
-    share_low = np.mean(u < 1e-3)
-    assert share_low == pytest.approx(0.5 * math.log(1e-3 * 1e2 / 1e-4 + 1) / math.log(1e6), abs=0.01)
-    np.testing.assert_array_equal(design_coordinate(Continuous("z", 0.0, 1.0), t), t)
+def test_the_encoder_sees_auto_in_its_prior_scale():
+    space = SearchSpace([WIDE, Integer("units", 1, 4096), Continuous("x", 0.0, 1.0)])
+    enc = SpaceEncoder(space)
+    z = enc.encode([{"lr": 1e-1, "units": 64, "x": 0.25}])[0]
+    assert z[0] == pytest.approx(0.5)  # three of six decades
+    assert z[1] == pytest.approx(math.log(64 / 0.5) / math.log(4096.5 / 0.5))
+    assert z[2] == 0.25
+    back = enc.decode(z[None, :])[0]
+    assert back["lr"] == pytest.approx(1e-1) and back["units"] == 64
+    # Integers snap to whole values in the prior scale too.
+    snapped = enc.project(np.array([[0.5, 0.47, 0.3]]))
+    units = enc.decode(snapped)[0]["units"]
+    assert enc.encode([{"lr": 1e-1, "units": units, "x": 0.3}])[0][1] == pytest.approx(snapped[0, 1])
+
+
+def test_warp_like_bends_from_the_prior_scale_towards_another():
+    a, b = warp_like(WIDE, "linear")
+    target = scale_map(WIDE, "log").inverse(np.linspace(0, 1, 101))  # u as a function of log coordinate
+    bent = ref.kumaraswamy_cdf(np.linspace(0, 1, 101), a, b)
+    assert a > 2.0  # convex: most of the log range is the bottom of the linear one
+    assert np.sqrt(np.mean((bent - target) ** 2)) < 0.05
+    assert warp_like(WIDE, "log") is None  # the prior scale itself
+    assert warp_like(Continuous("z", 0.0, 1.0), "log") is None  # not a candidate
 
 
 def _run(space, objective, n, seed=0):
@@ -71,6 +93,14 @@ def _run(space, objective, n, seed=0):
         config = opt.ask(1)[0]
         opt.tell(config, objective(config))
     return opt
+
+
+def test_the_initial_design_is_uniform_in_the_prior_scale():
+    opt = BayesianOptimizer(SearchSpace([WIDE]), seed=3, n_initial=64)
+    values = np.array([c["lr"] for c in opt.ask(64)])
+    # Uniform in log10: a sixth of the points per decade (a linear design: 0.1 % below 0.1).
+    assert np.mean(values < 1e-1) == pytest.approx(0.5, abs=0.1)
+    assert np.mean(values < 1e-3) == pytest.approx(1 / 6, abs=0.1)
 
 
 def test_detected_scaling_before_and_after_a_fit():
@@ -86,7 +116,12 @@ def test_detected_scaling_before_and_after_a_fit():
     opt = _run(space, objective, 20)
     found = opt.detected_scaling()
     assert set(found) == {"lr"} and found["lr"][0] == "log"
-    found["lr"][1]["warp_a"] = -1.0  # a copy: the caller cannot change the optimizer's record
+    evidence = found["lr"][1]
+    assert json.loads(json.dumps(evidence)) == evidence
+    assert all(isinstance(v, int | float | str) for v in evidence.values())
+    assert evidence["loglik_log"] == 0.0 and evidence["loglik_linear"] <= -scale_detection.VERDICT_NATS
+    assert evidence["searched_in"] == "log" and evidence["margin"] >= scale_detection.VERDICT_NATS
+    evidence["warp_a"] = -1.0  # a copy: the caller cannot change the optimizer's record
     assert opt.detected_scaling()["lr"][1]["warp_a"] > 0
 
 
@@ -94,7 +129,7 @@ def test_detects_log_on_an_integer_and_reverse_log_and_linear():
     space = SearchSpace([
         Integer("units", 1, 4096),
         MOMENTUM,
-        Continuous("w", 1e-3, 1e3),  # truly linear over three decades
+        Continuous("w", 1e-3, 1e3),  # truly linear over six decades: searched as log at first
     ])
 
     def objective(c):
@@ -105,24 +140,15 @@ def test_detects_log_on_an_integer_and_reverse_log_and_linear():
     assert found == {"units": "log", "momentum": "reverse_log", "w": "linear"}
 
 
-def test_candidates_follow_the_warp():
-    """With a log-shaped warp, most candidates (uniform in warped space) sit at small values."""
-    space = SearchSpace([WIDE])
-    opt = _run(space, lambda c: (math.log10(c["lr"]) + 3.0) ** 2, 15)
-    assert opt.detected_scaling()["lr"][0] == "log"
-    W = np.random.default_rng(0).random((1000, 1))
-    Z = opt._warp.inverse(W)
-    values = np.array([space["lr"].from_unit(float(u)) for u in Z[:, 0]])
-    assert np.mean(values < 1.0) > 0.5  # a linear design would put 1 % there
-    np.testing.assert_allclose(opt._warp.apply(Z), W, atol=1e-8)
-    np.testing.assert_allclose(ref.kumaraswamy_cdf(Z[:, 0], opt._warp.a[0], opt._warp.b[0]), W[:, 0],
-                               atol=1e-8)
+def test_a_hyperparameter_that_does_not_matter_is_undetermined():
+    space = SearchSpace([WIDE, Continuous("x", 0.0, 1.0, scaling="linear")])
+    opt = _run(space, lambda c: (c["x"] - 0.3) ** 2, 20)
+    verdict, evidence = opt.detected_scaling()["lr"]
+    assert verdict == "undetermined" and evidence["margin"] < scale_detection.VERDICT_NATS
 
 
-def test_a_log_verdict_needs_the_warp_nearer_log_than_linear():
-    """The margin rule: a warp as near to linear as to log is never called either."""
-    for a in np.exp(np.linspace(np.log(0.05), np.log(1.5), 40)):
-        decided, evidence = verdict(WIDE, float(a), 1.0)
-        if decided != "undetermined":
-            near, far = sorted([evidence["distance_linear"], evidence["distance_log"]])
-            assert near <= scale_detection.MATCH and near <= scale_detection.MARGIN * far
+def test_a_short_range_is_linear_without_a_comparison():
+    space = SearchSpace([Continuous("s", 1.0, 3.0), Continuous("x", 0.0, 1.0)])
+    opt = _run(space, lambda c: (c["s"] - 2.2) ** 2 + c["x"], 12)
+    verdict, evidence = opt.detected_scaling()["s"]
+    assert verdict == "linear" and "within" in evidence["not_candidates"]
