@@ -179,6 +179,7 @@ class JobSpec:
 #: Fields whose change makes earlier results incomparable with new ones.
 BINDING_FIELDS = (
     "command", "hyperparameters", "static_hyperparameters", "objective", "metrics",
+    "instance_count",  # N ranks train differently from one (batch size, schedule)
 )
 
 
@@ -194,10 +195,12 @@ def binding_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[
 
 
 def _with_defaults(spec: Mapping[str, Any]) -> Mapping[str, Any]:
-    # Jobs stored before ``objective.aggregate`` existed aggregated with ``last``.
+    # Jobs stored before ``objective.aggregate`` and ``instance_count`` existed
+    # aggregated with ``last`` and ran one instance.
+    spec = {"instance_count": 1, **spec}
     objective = spec.get("objective")
     if isinstance(objective, Mapping) and "aggregate" not in objective:
-        return {**spec, "objective": {**objective, "aggregate": "last"}}
+        spec["objective"] = {**objective, "aggregate": "last"}
     return spec
 
 

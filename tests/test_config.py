@@ -637,3 +637,11 @@ def test_cuda_visible_devices_in_env_conflicts_with_managed_gpus(tmp_path):
     )
     # Without managed GPUs the job may pick its own.
     parse_job(_minimal(env={"CUDA_VISIBLE_DEVICES": "0"}), base_dir=tmp_path)
+
+
+def test_changing_the_instance_count_binds_but_an_old_spec_means_one(tmp_path):
+    base = parse_job(_minimal(), base_dir=tmp_path).to_dict()
+    (diff,) = binding_differences(base, {**base, "instance_count": 4})
+    assert diff == "instance_count: 1 -> 4"
+    old = {k: v for k, v in base.items() if k != "instance_count"}
+    assert binding_differences(old, base) == []
