@@ -46,6 +46,7 @@ class Figures:
     tuner_cpu: float
     latency: list[float]  # trial's last act -> result stored
     bare_latency: list[float]  # trial's last act -> wait() returned
+    strategy: str = "random"
 
     @property
     def overhead_per_trial(self) -> float:
@@ -79,7 +80,9 @@ def run_bare(argvs: list[list[str]], parallel: int, folder: Path) -> tuple[float
     return time.perf_counter() - started, latencies
 
 
-def measure(trials: int = 200, parallel: int = 2, folder: str | None = None) -> Figures:
+def measure(
+    trials: int = 200, parallel: int = 2, folder: str | None = None, strategy: str = "random"
+) -> Figures:
     """Run the tuner and the bare loop on the same trivial trials; return the figures."""
     from fasthpo.config import parse_job
     from fasthpo.runner.command import build_argv
@@ -98,7 +101,7 @@ def measure(trials: int = 200, parallel: int = 2, folder: str | None = None) -> 
                     {"name": "loss", "regex": r"loss=(\S+)"},
                     {"name": "exit_at", "regex": r"exit_at=(\S+)"},
                 ],
-                "strategy": "random",
+                "strategy": strategy,
                 "seed": 0,
                 "limits": {"max_trials": trials, "max_parallel": parallel},
             },
@@ -120,7 +123,7 @@ def measure(trials: int = 200, parallel: int = 2, folder: str | None = None) -> 
                 latency.append(trial.ended_at - exit_at.value)
             argvs = [build_argv(spec.command, t.hyperparameters) for t in done]
         bare_wall, bare_latency = run_bare(argvs, parallel, root)
-    return Figures(trials, parallel, bare_wall, tuner_wall, tuner_cpu, latency, bare_latency)
+    return Figures(trials, parallel, bare_wall, tuner_wall, tuner_cpu, latency, bare_latency, strategy)
 
 
 def describe(f: Figures) -> str:
@@ -128,7 +131,7 @@ def describe(f: Figures) -> str:
     ms = 1000.0
     return "\n".join(
         [
-            f"{f.trials} trivial trials, {f.parallel} at once, random strategy "
+            f"{f.trials} trivial trials, {f.parallel} at once, {f.strategy} strategy "
             f"(Python {sys.version.split()[0]}, {os.cpu_count()} cores)",
             f"bare subprocess loop      {f.bare_wall:7.2f} s   {f.bare_wall / f.trials * ms:6.1f} ms/trial",
             f"tuner (run_job)           {f.tuner_wall:7.2f} s   {f.tuner_wall / f.trials * ms:6.1f} ms/trial",
@@ -149,10 +152,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="runs of both loops; medians are printed")
+    parser.add_argument("--strategy", default="random",
+                        help="random isolates the scheduler; bayesian shows results waiting on proposals")
     args = parser.parse_args()
     runs = []
     for _ in range(args.repeats):
-        runs.append(measure(args.trials, args.parallel))
+        runs.append(measure(args.trials, args.parallel, strategy=args.strategy))
         print(describe(runs[-1]), end="\n\n")
     ms = 1000.0
     overhead = statistics.median(f.overhead_per_trial for f in runs) * ms

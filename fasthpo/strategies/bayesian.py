@@ -268,6 +268,7 @@ class BayesianOptimizer:
                 self._warp.apply(X), t, lengthscales=self._hp.lengthscales,
                 amplitude=self._hp.amplitude, noise=self._hp.noise, mean=self._hp.mean,
                 warp_a=self._warp.a, warp_b=self._warp.b, rng=self._rng,
+                min_points=max(scale_detection.MIN_VERDICT_POINTS, 2 * len(self.space)),
             )
 
     def _rescale_auto(self) -> bool:
