@@ -257,7 +257,6 @@ class BayesianOptimizer:
         starts = [self._hp] if self._hp is not None else []
         if self._hp is None or n <= self.refit_all_below:
             starts.append(Hyperparameters.prior_mode(dim, columns))
-            starts += self._shaped_starts(starts[-1])
         self._hp = fit_hyperparameters(X, t, starts=starts)
         self._warp = self._hp.warp
         self._model = GaussianProcess(self._warp.apply(X), t, self._hp)
@@ -296,27 +295,6 @@ class BayesianOptimizer:
                 np.zeros_like(self._hp.log_warp_b),
             )
         return moved
-
-    def _shaped_starts(self, prior: Hyperparameters) -> list[Hyperparameters]:
-        """The prior mode with every ``auto`` warp bent towards each other candidate scale
-        (linear, log, reverse-log) than the prior one, where the range allows it: the fit
-        starts from each scale, since the identity warp is often a local optimum."""
-        starts = []
-        for shape in ("linear", "log", "reverse_log"):
-            shapes = [
-                scale_detection.warp_like(p, shape, base)
-                for p, base in zip(self._encoder.auto, self._encoder.auto_scales, strict=True)
-            ]
-            if any(ab is not None for ab in shapes):
-                log_a = np.array([math.log(ab[0]) if ab else 0.0 for ab in shapes])
-                log_b = np.array([math.log(ab[1]) if ab else 0.0 for ab in shapes])
-                # Shorter lengthscales than the prior mode's: from the long ones, L-BFGS-B
-                # tends to explain the bent data as noise and fall back to the identity.
-                starts.append(Hyperparameters(
-                    prior.log_lengthscales - 1.0, prior.log_amplitude, prior.log_noise, prior.mean,
-                    prior.warp_columns, log_a, log_b,
-                ).clipped())
-        return starts
 
     def _subset(self, y: np.ndarray) -> list[int]:
         n = len(y)

@@ -46,7 +46,6 @@ prior over six decades is far from linear.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,7 +54,6 @@ from typing import Any, Literal
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
-from fasthpo.gp.warping import kumaraswamy_cdf
 from fasthpo.space import Continuous, Integer
 
 Verdict = Literal["linear", "log", "reverse_log", "undetermined"]
@@ -167,47 +165,6 @@ def prior_scale(p: Continuous | Integer) -> ScaleMap:
     if reverse_wide and not log_wide:
         return scale_map(p, "reverse_log")
     return ScaleMap("linear")
-
-
-def warp_like(
-    p: Continuous | Integer, name: str, base: ScaleMap | None = None
-) -> tuple[float, float] | None:
-    """Kumaraswamy shapes (a, b) that bend ``p``'s coordinate in scale ``base`` (default: its
-    prior scale) closest (least squares) to scale ``name``, or None when ``name`` is not a
-    candidate or is ``base`` itself: starting points of the warp fit, since the identity
-    warp is often a local optimum."""
-    prior = base if base is not None else prior_scale(p)
-    if name not in candidate_maps(p)[0] or name == prior.name:
-        return None
-    target = scale_map(p, name)
-    return _closest_shapes(prior.name, _rounded(prior.ratio), target.name, _rounded(target.ratio))
-
-
-def _rounded(ratio: float | None) -> float | None:
-    return None if ratio is None else round(ratio, 6)
-
-
-@functools.lru_cache(maxsize=256)
-def _closest_shapes(
-    prior: str, prior_ratio: float | None, name: str, ratio: float | None
-) -> tuple[float, float]:
-    from scipy.optimize import minimize
-
-    # The target scale's coordinate as a function of the prior scale's coordinate v.
-    target = _map(name, ratio, _map_inverse(prior, prior_ratio, _GRID))
-
-    def loss(log_ab: np.ndarray) -> float:
-        a, b = np.exp(np.clip(log_ab, -6.0, 6.0))
-        return float(np.sum((kumaraswamy_cdf(_GRID, a, b) - target) ** 2))
-
-    starts = [np.array([-1.0, 0.0]), np.array([0.0, -1.0]), np.array([1.5, 0.0]), np.array([0.0, 1.5])]
-    best = min(
-        (minimize(loss, x0, method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-10})
-         for x0 in starts),
-        key=lambda result: result.fun,
-    )
-    a, b = np.exp(np.clip(best.x, -6.0, 6.0))
-    return float(a), float(b)
 
 
 def _rms(diff: np.ndarray) -> float:

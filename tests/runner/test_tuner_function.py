@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -188,7 +189,7 @@ def test_scale_verdicts_are_stored_with_the_trial_they_date_from(tmp_path):
     since = history[-1].trial_id
     assert 1 <= since <= 16
     # One record per change of verdict, never two equal verdicts in a row.
-    assert all(a.verdict != b.verdict for a, b in zip(history, history[1:]))
+    assert all(a.verdict != b.verdict for a, b in itertools.pairwise(history))
     assert summary["detected_scaling"]["lr"]["verdict"] == "log"
     assert summary["detected_scaling"]["lr"]["since_trial"] == since
     assert f"lr: log (since trial {since})" in _describe_text(summary)

@@ -1,5 +1,5 @@
 """Scales of ``auto`` hyperparameters: the candidate maps, the prior scale the search starts
-from, the warp-like starts, and ``BayesianOptimizer.detected_scaling`` on log, reverse-log,
+from, and ``BayesianOptimizer.detected_scaling`` on log, reverse-log,
 linear and irrelevant hyperparameters (integers too)."""
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ import math
 import numpy as np
 import pytest
 
-from fasthpo.gp import _reference as ref
 from fasthpo.space import Categorical, Continuous, Integer, SearchSpace
 from fasthpo.strategies import scale_detection
 from fasthpo.strategies.bayesian import BayesianOptimizer
 from fasthpo.strategies.encoding import SpaceEncoder
-from fasthpo.strategies.scale_detection import candidate_maps, prior_scale, scale_map, warp_like
+from fasthpo.strategies.scale_detection import candidate_maps, prior_scale, scale_map
 
 WIDE = Continuous("lr", 1e-4, 1e2)
 MOMENTUM = Continuous("momentum", 0.9, 0.9999)
@@ -75,16 +74,6 @@ def test_the_encoder_sees_auto_in_its_prior_scale():
     snapped = enc.project(np.array([[0.5, 0.47, 0.3]]))
     units = enc.decode(snapped)[0]["units"]
     assert enc.encode([{"lr": 1e-1, "units": units, "x": 0.3}])[0][1] == pytest.approx(snapped[0, 1])
-
-
-def test_warp_like_bends_from_the_prior_scale_towards_another():
-    a, b = warp_like(WIDE, "linear")
-    target = scale_map(WIDE, "log").inverse(np.linspace(0, 1, 101))  # u as a function of log coordinate
-    bent = ref.kumaraswamy_cdf(np.linspace(0, 1, 101), a, b)
-    assert a > 2.0  # convex: most of the log range is the bottom of the linear one
-    assert np.sqrt(np.mean((bent - target) ** 2)) < 0.05
-    assert warp_like(WIDE, "log") is None  # the prior scale itself
-    assert warp_like(Continuous("z", 0.0, 1.0), "log") is None  # not a candidate
 
 
 def _run(space, objective, n, seed=0):
