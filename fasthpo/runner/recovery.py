@@ -22,7 +22,7 @@ import signal
 import time
 from pathlib import Path
 
-from fasthpo.storage import Store
+from fasthpo.storage import Store, pid_alive
 
 log = logging.getLogger("fasthpo")
 
@@ -112,10 +112,4 @@ def _zombie(entry: Path) -> bool:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not (PROC.is_dir() and _zombie(PROC / str(pid)))
+    return pid_alive(pid) and not (PROC.is_dir() and _zombie(PROC / str(pid)))
