@@ -34,7 +34,7 @@ from fasthpo.runner.early_stopping import MedianStoppingRule
 from fasthpo.runner.lease import JobLease, LeaseLostError
 from fasthpo.runner.retry import RetryPolicy
 from fasthpo.space import SearchSpace
-from fasthpo.storage import Store, Trial
+from fasthpo.storage import MetricReport, Store, Trial
 from fasthpo.strategies.base import Strategy
 
 log = logging.getLogger("fasthpo")
@@ -132,7 +132,9 @@ class TuningLoop:
                     self._propose(want)
                 if not self.running and not self.queue:
                     break
-                for event in self.backend.poll(POLL_SECONDS):
+                events = self.backend.poll(POLL_SECONDS)
+                self._store_reports(events)
+                for event in events:
                     if isinstance(event, Reported):
                         self._reported(event)
                     else:
@@ -186,8 +188,17 @@ class TuningLoop:
         again = f" (attempt {attempt})" if attempt > 1 else ""
         log.info("trial %d started%s: %s", trial_id, again, _describe(config))
 
+    def _store_reports(self, events: list[Reported | Exited]) -> None:
+        """Store a poll's reports before acting on any of its events, one transaction per trial
+        (a job printing a metric per line must not cost a transaction per line)."""
+        by_trial: dict[int, list[MetricReport]] = {}
+        for event in events:
+            if isinstance(event, Reported):
+                by_trial.setdefault(event.trial_id, []).append(event.report)
+        for trial_id, reports in by_trial.items():
+            self.store.add_metrics(self.job, trial_id, reports)
+
     def _reported(self, event: Reported) -> None:
-        self.store.add_metrics(self.job, event.trial_id, [event.report])
         if event.report.name != self.objective.metric:
             return
         self._tracker(event.trial_id).add(event.report)
@@ -275,9 +286,9 @@ class TuningLoop:
             except KeyboardInterrupt:
                 self.backend.stop_all(reason, force=True)
                 continue
+            self._store_reports(events)
             for event in events:
                 if isinstance(event, Reported):
-                    self.store.add_metrics(self.job, event.trial_id, [event.report])
                     self._tracker(event.trial_id).add(event.report)
                 elif event.status == "completed" or event.trial_id in self.early:
                     self._exited(event)
