@@ -311,3 +311,20 @@ def test_early_stopping_stops_trials_worse_than_the_median_and_keeps_their_last_
         assert len(earlier) >= 5
         assert min(v for _, v in curve) > statistics.median(earlier)
     assert all(len(curves[t.trial_id]) == 5 for t in trials if t.status == "completed")
+
+
+def test_ctrl_c_stops_the_job_with_exit_code_130_and_a_resume_finishes_it(write_job, tmp_path):
+    db = tmp_path / "s.db"
+    job = write_job(static_hyperparameters=_static(sleep=3.0, steps=3), limits={"max_trials": 2})
+    tuner = _cli("run", str(job), "--db", str(db), cwd=tmp_path)
+    _wait_for(lambda: len(_trials(db, ("running",))) == 1)
+    tuner.send_signal(signal.SIGINT)
+    _, err = tuner.communicate(timeout=60)
+    assert tuner.returncode == 128 + signal.SIGINT, err
+    assert "interrupted" in err
+    with Store(db) as store:
+        assert store.get_job("toy").status == "stopped" and store.lease("toy") is None
+    assert [t.status for t in _trials(db)] == ["pending"]
+    resumed = _run_cli("resume", "toy", "--db", str(db), cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [t.status for t in _trials(db)] == ["completed", "completed"]
