@@ -70,9 +70,9 @@ def stop_processes(pids: set[int], *, grace: float) -> None:
 
     send(signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+    while time.monotonic() < deadline and any(process_running(pid) for pid in pids):
         time.sleep(0.05)
-    if any(_alive(pid) for pid in pids):
+    if any(process_running(pid) for pid in pids):
         send(signal.SIGKILL)
 
 
@@ -111,5 +111,6 @@ def _zombie(entry: Path) -> bool:
     return stat[stat.rfind(")") + 2 :].startswith("Z")
 
 
-def _alive(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie waiting to be reaped (which is dead for us)."""
     return pid_alive(pid) and not (PROC.is_dir() and _zombie(PROC / str(pid)))

@@ -15,6 +15,7 @@ import pytest
 from fasthpo.config import MetricDefinition
 from fasthpo.runner.backend import Exited, Reported, TrialLaunch
 from fasthpo.runner.local import LocalBackend
+from fasthpo.runner.recovery import process_running
 from fasthpo.runner.resources import DevicePool, available_cpus
 
 INSTANCE = Path(__file__).parent / "jobs" / "instance.py"
@@ -60,18 +61,6 @@ def _exits(events):
     return {e.trial_id: e for e in events if isinstance(e, Exited)}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"  # a zombie is dead for our purpose
-    except FileNotFoundError:
-        return False
-
-
 def _live_members(pgid: int) -> list[int]:
     """Pids of live (not zombie) processes in group ``pgid``, read from /proc."""
     members = []
@@ -87,9 +76,9 @@ def _live_members(pgid: int) -> list[int]:
 
 def _wait_dead(pids, timeout=5.0):
     deadline = time.monotonic() + timeout
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(process_running(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.02)
-    return [p for p in pids if _alive(p)]
+    return [p for p in pids if process_running(p)]
 
 
 def test_a_single_instance_keeps_the_flat_folder_and_no_distributed_variables(tmp_path):
@@ -159,7 +148,7 @@ def test_one_failing_instance_fails_the_trial_and_stops_the_others(tmp_path):
                 pids.extend([seen["pid"], seen["grandchild"]])
         if event is not None:
             # The trial's Exited comes only once every instance is gone.
-            assert pids and not [p for p in pids[::2] if _alive(p)]
+            assert pids and not [p for p in pids[::2] if process_running(p)]
 
     events, _ = _until_exited(backend, on_poll=check)
     (exited,) = _exits(events).values()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from fasthpo.config import load_job
+from fasthpo.runner.recovery import process_running
 from fasthpo.runner.tuner import run_job
 from fasthpo.storage import Store
 
@@ -59,14 +60,6 @@ def _trainer_pids(db: Path) -> list[int]:
     return [int(p.read_text()) for p in runs.glob("*/trainer.pid") if p.read_text()]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return not stat[stat.rfind(")") + 2 :].startswith("Z")
-
-
 def _objectives(db: Path) -> dict[int, float]:
     return {t.trial_id: t.objective for t in _trials(db, ("completed",))}
 
@@ -105,7 +98,7 @@ def test_kill_9_then_resume_keeps_every_result_and_finishes_the_budget(write_job
     keys = {(t.hyperparameters["x"], t.hyperparameters["y"]) for t in trials}
     assert len(keys) == 6  # the strategy knew every earlier proposal
     # No process of the killed tuner's trials survives.
-    assert not [pid for pid in _trainer_pids(db) if _alive(pid)]
+    assert not [pid for pid in _trainer_pids(db) if process_running(pid)]
     with Store(db) as store:
         assert store.get_job("toy").status == "completed"
         assert store.lease("toy") is None
@@ -129,7 +122,7 @@ def test_fasthpo_stop_from_another_terminal_then_resume(write_job, tmp_path):
     assert tuner.returncode == 3, err  # the exit code says the job was stopped
     trials = _trials(db)
     assert [(t.status, t.attempt) for t in trials] == [("pending", 2)] * 2
-    assert not [pid for pid in _trainer_pids(db) if _alive(pid)]
+    assert not [pid for pid in _trainer_pids(db) if process_running(pid)]
 
     again = _run_cli("stop", "toy", "--db", str(db), cwd=tmp_path)  # idempotent
     assert again.returncode == 0 and "is stopped" in again.stdout
@@ -179,12 +172,13 @@ def test_stop_of_a_job_whose_tuner_died_stops_its_orphans(write_job, tmp_path):
     grandchild = int((runs / "grandchild.pid").read_text())
     tuner.kill()
     tuner.communicate(timeout=30)
-    assert _alive(grandchild) and _trainer_pids(db) and _alive(_trainer_pids(db)[0])
+    assert process_running(grandchild) and _trainer_pids(db) and process_running(_trainer_pids(db)[0])
 
     stop = _run_cli("stop", "toy", "--db", str(db), cwd=tmp_path)
     assert stop.returncode == 0, stop.stderr
     assert "no tuner was running it" in stop.stdout
-    _wait_for(lambda: not _alive(grandchild) and not _alive(_trainer_pids(db)[0]), timeout=30)
+    trainer = _trainer_pids(db)[0]
+    _wait_for(lambda: not process_running(grandchild) and not process_running(trainer), timeout=30)
     (trial,) = _trials(db)
     assert trial.status == "pending"
     with Store(db) as store:

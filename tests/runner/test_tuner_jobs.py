@@ -14,6 +14,7 @@ import pytest
 
 from fasthpo.config import load_job
 from fasthpo.errors import ConfigError
+from fasthpo.runner.recovery import process_running
 from fasthpo.runner.tuner import run_job
 from fasthpo.storage import Store
 
@@ -125,22 +126,9 @@ def test_runtime_limit_stops_the_trial_and_its_children(write_job, tmp_path):
     assert "max_runtime_per_trial" in trial.error
     grandchild = int((Path(trial.directory) / "grandchild.pid").read_text())
     deadline = time.monotonic() + 5
-    while _alive(grandchild) and time.monotonic() < deadline:
+    while process_running(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(grandchild)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie waiting for its (re)parent to reap it is dead for our purpose.
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    assert not process_running(grandchild)
 
 
 def test_command_that_cannot_start_fails_its_trials(write_job, tmp_path):
