@@ -152,9 +152,9 @@ class BayesianOptimizer:
     ) -> list[dict[str, Any]]:
         """Return up to ``n`` new configurations (fewer only when a finite space is used up)."""
         n = check_count(n)
-        pending = [self.space.validate(c) for c in pending]
+        validated = [self.space.validate(c) for c in pending]
         with single_threaded_blas():
-            return self._ask(n, pending)
+            return self._ask(n, validated)
 
     def _ask(self, n: int, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
         taken = self._observations.keys(pending)

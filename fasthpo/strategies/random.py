@@ -81,7 +81,10 @@ class RandomSearch:
 
     def _free_config(self, taken: set[tuple[Any, ...]]) -> dict[str, Any]:
         """A uniformly chosen configuration of a finite space that is not in ``taken``."""
-        axes = [p.values if isinstance(p, Categorical) else range(p.low, p.high + 1) for p in self.space]
+        axes = [
+            p.values if isinstance(p, Categorical) else range(int(p.low), int(p.high) + 1)
+            for p in self.space
+        ]
         free = [
             config
             for values in itertools.product(*axes)

@@ -182,8 +182,8 @@ def verdicts(
     amplitude: float,
     noise: float,
     mean: float,
-    warp_a: Sequence[float],
-    warp_b: Sequence[float],
+    warp_a: Sequence[float] | np.ndarray,
+    warp_b: Sequence[float] | np.ndarray,
     rng: np.random.Generator,
     min_points: int = MIN_VERDICT_POINTS,
 ) -> dict[str, tuple[Verdict, dict[str, Any]]]:
