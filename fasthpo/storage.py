@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from fasthpo.errors import StoreError
+from fasthpo.metric_report import MetricReport
 
 SCHEMA_VERSION = 2
 DB_ENV = "FASTHPO_DB"
@@ -203,23 +204,6 @@ class Trial:
             "ended_at": self.ended_at,
             "attempt": self.attempt,
         }
-
-
-@dataclass(frozen=True)
-class MetricReport:
-    """One value a trial reported: from a log line (``regex``) or ``fasthpo.report`` (``report``).
-
-    ``instance`` is the rank of the process that reported it (0 unless the
-    trial runs several instances).
-    """
-
-    name: str
-    value: float | None
-    step: int | None = None
-    raw: str | None = None
-    source: str = "report"
-    reported_at: float = 0.0
-    instance: int = 0
 
 
 @dataclass(frozen=True)
