@@ -42,6 +42,7 @@ from typing import Any
 
 from fasthpo.errors import StoreError
 from fasthpo.metric_report import MetricReport
+from fasthpo.processes import pid_alive
 
 SCHEMA_VERSION = 2
 DB_ENV = "FASTHPO_DB"
@@ -722,13 +723,3 @@ def _lease(row: sqlite3.Row) -> Lease | None:
         expires=row["lease_expires"],
     )
 
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
