@@ -1,6 +1,7 @@
 """Benchmarks: a suite of problems with known optima and real tuning tasks, to compare optimizers.
 
-``problems`` names and builds problems (synthetic functions and their variants),
-``tasks`` holds the real tasks on scikit-learn's bundled data sets. Nothing is
+``problems`` is the catalogue that names and builds problems; it registers the
+synthetic functions of ``synthetic`` and the real tasks of ``tasks`` (scikit-learn's
+bundled data sets) in ``registry``, and applies the ``variants``. Nothing is
 imported here, so ``import fasthpo.benchmark`` stays light.
 """

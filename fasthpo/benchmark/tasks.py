@@ -26,6 +26,9 @@ Evaluations are cached in one SQLite file, ``<cache_dir>/evaluations.sqlite3``
 validated configuration. Two processes computing the same configuration at once
 both compute it and store the same value. scikit-learn is imported only when a
 value is computed; a cache hit does not need it.
+
+:data:`TASKS` is a plain table: the catalogue (:mod:`fasthpo.benchmark.problems`)
+registers each task as a problem family.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fasthpo.benchmark.problems import Problem, canonical_json, register_family
+from fasthpo.benchmark.registry import Problem, canonical_json
 from fasthpo.errors import ConfigError
 from fasthpo.space import Categorical, Continuous, Integer, SearchSpace
 
@@ -286,6 +289,3 @@ def build_task(name: str, cache_dir: str | os.PathLike[str] | None = None) -> Pr
     cache = EvaluationCache(folder.expanduser() / CACHE_FILE)
     return Problem(name, space, TaskFunction(name, version, space, spec.compute, cache))
 
-
-for _name, _spec in TASKS.items():
-    register_family(_name, _spec.description, functools.partial(build_task, _name))

@@ -19,8 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from fasthpo.benchmark import problems
-from fasthpo.benchmark.problems import Box, Problem, get_problem, problem_families, register_family
+from fasthpo.benchmark import registry
+from fasthpo.benchmark.problems import get_problem, problem_families
+from fasthpo.benchmark.registry import Box, Problem, register_family
 from fasthpo.errors import ConfigError
 from fasthpo.space import Categorical, Continuous, Integer
 
@@ -406,7 +407,7 @@ def sphere(x: np.ndarray) -> float:
 
 
 def test_registering_a_family_takes_a_few_lines(monkeypatch):
-    monkeypatch.setattr(problems, "_FAMILIES", dict(problems._FAMILIES))
+    monkeypatch.setattr(registry, "_FAMILIES", dict(registry._FAMILIES))
     register_family("sphere", "sum of squares on [-5, 5]^d, 0 at 0",
                     lambda d: Box.cube(sphere, d, -5.0, 5.0, optimum=0.0, minimizer=0.0), dims=(2, 20))
     problem = get_problem("sphere-3+log2-log+dead1")

@@ -177,11 +177,10 @@ def test_stop_one_trial_stops_all_its_instances_and_leaves_the_others(tmp_path):
             backend.stop(1, "a second stop changes nothing")
             backend.stop(42, "unknown trials are ignored")
 
-    events, exited_at = _until_exited(backend, on_poll=stop_once_started)
+    events, _ = _until_exited(backend, on_poll=stop_once_started)
     exits = _exits(events)
     assert exits[1].status == "stopped" and exits[1].error == "pruned by the scheduler"
     assert exits[1].exit_code == -signal.SIGTERM  # it honoured SIGTERM: no SIGKILL needed
-    assert exited_at[1] - stopped[0] < 4.0
     assert exits[2] == Exited(2, "completed", 0)
     grandchildren = [_seen(backend, 1, r)["grandchild"] for r in range(2)]
     assert _wait_dead(grandchildren) == []

@@ -26,6 +26,20 @@ def _static(**values):
     return {"mode": "ok", "sleep": 0.0, **values}
 
 
+def _slow_until_resumed(tmp_path: Path, **values) -> dict:
+    """Trainings that sleep as given, until ``_resume_quickly`` lets the later ones skip it.
+
+    The first trainings must still be running when a test kills or stops the
+    tuner; the ones a resume starts only have to finish, and need not wait.
+    """
+    return _static(quick_if=str(tmp_path / "quick"), **values)
+
+
+def _resume_quickly(tmp_path: Path) -> None:
+    """From now on, trainings that start skip their sleep (those already running keep it)."""
+    (tmp_path / "quick").touch()
+
+
 def _cli(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "fasthpo.cli", *args], cwd=cwd, env=ENV,
@@ -68,7 +82,7 @@ def _objectives(db: Path) -> dict[int, float]:
 def test_kill_9_then_resume_keeps_every_result_and_finishes_the_budget(write_job, tmp_path, moment):
     db = tmp_path / "s.db"
     job = write_job(
-        static_hyperparameters=_static(sleep=1.0, steps=4),
+        static_hyperparameters=_slow_until_resumed(tmp_path, sleep=1.0, steps=4),
         limits={"max_trials": 6, "max_parallel": 2},
     )
     tuner = _cli("run", str(job), "--db", str(db), cwd=tmp_path)
@@ -87,6 +101,7 @@ def test_kill_9_then_resume_keeps_every_result_and_finishes_the_budget(write_job
     with Store(db) as store:
         assert store.get_job("toy").status in ("running", "stopped")
 
+    _resume_quickly(tmp_path)
     resumed = _run_cli("resume", "toy", "--db", str(db), cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
 
@@ -109,7 +124,7 @@ def test_kill_9_then_resume_keeps_every_result_and_finishes_the_budget(write_job
 def test_fasthpo_stop_from_another_terminal_then_resume(write_job, tmp_path):
     db = tmp_path / "s.db"
     job = write_job(
-        static_hyperparameters=_static(sleep=30.0, steps=30),
+        static_hyperparameters=_slow_until_resumed(tmp_path, sleep=30.0, steps=30),
         limits={"max_trials": 3, "max_parallel": 2},
     )
     tuner = _cli("run", str(job), "--db", str(db), cwd=tmp_path)
@@ -130,6 +145,7 @@ def test_fasthpo_stop_from_another_terminal_then_resume(write_job, tmp_path):
     # A quicker training on resume is fine: only binding fields must match.
     described = json.loads(_run_cli("describe", "toy", "--json", "--db", str(db), cwd=tmp_path).stdout)
     assert described["status"] == "stopped" and described["counters"]["pending"] == 2
+    _resume_quickly(tmp_path)
     resumed = _run_cli("resume", "toy", "--db", str(db), "--max-trials", "3", cwd=tmp_path, timeout=200)
     assert resumed.returncode == 0, resumed.stderr
     assert [t.status for t in _trials(db)] == ["completed"] * 3
@@ -138,7 +154,7 @@ def test_fasthpo_stop_from_another_terminal_then_resume(write_job, tmp_path):
 def test_a_second_tuner_is_refused_while_the_first_lives_and_takes_over_when_it_dies(write_job, tmp_path):
     db = tmp_path / "s.db"
     job = write_job(
-        static_hyperparameters=_static(sleep=5.0, steps=5),
+        static_hyperparameters=_slow_until_resumed(tmp_path, sleep=5.0, steps=5),
         limits={"max_trials": 2, "max_parallel": 1},
     )
     first = _cli("run", str(job), "--db", str(db), cwd=tmp_path)
@@ -155,6 +171,7 @@ def test_a_second_tuner_is_refused_while_the_first_lives_and_takes_over_when_it_
     first.communicate(timeout=30)
     described = _run_cli("describe", "toy", "--db", str(db), cwd=tmp_path).stdout
     assert "none alive" in described
+    _resume_quickly(tmp_path)
     takeover = _run_cli("run", str(job), "--db", str(db), cwd=tmp_path)
     assert takeover.returncode == 0, takeover.stderr
     assert [(t.trial_id, t.status) for t in _trials(db)] == [(1, "completed"), (2, "completed")]
@@ -309,7 +326,8 @@ def test_early_stopping_stops_trials_worse_than_the_median_and_keeps_their_last_
 
 def test_ctrl_c_stops_the_job_with_exit_code_130_and_a_resume_finishes_it(write_job, tmp_path):
     db = tmp_path / "s.db"
-    job = write_job(static_hyperparameters=_static(sleep=3.0, steps=3), limits={"max_trials": 2})
+    job = write_job(static_hyperparameters=_slow_until_resumed(tmp_path, sleep=3.0, steps=3),
+                    limits={"max_trials": 2})
     tuner = _cli("run", str(job), "--db", str(db), cwd=tmp_path)
     _wait_for(lambda: len(_trials(db, ("running",))) == 1)
     tuner.send_signal(signal.SIGINT)
@@ -319,6 +337,7 @@ def test_ctrl_c_stops_the_job_with_exit_code_130_and_a_resume_finishes_it(write_
     with Store(db) as store:
         assert store.get_job("toy").status == "stopped" and store.lease("toy") is None
     assert [t.status for t in _trials(db)] == ["pending"]
+    _resume_quickly(tmp_path)
     resumed = _run_cli("resume", "toy", "--db", str(db), cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert [t.status for t in _trials(db)] == ["completed", "completed"]

@@ -3,7 +3,10 @@
 It "trains" by evaluating (x - 0.3)^2 + (y - 0.6)^2 over a few steps, and its
 static hyperparameters choose how it behaves: how long it sleeps, how it exits,
 whether it reports through a regex line or ``fasthpo.report``, and where it
-records its start and end times (to check the parallelism limit).
+records its start and end times (to check the parallelism limit). With
+``--quick_if FILE`` a training that starts once FILE exists does not sleep:
+a test that must catch the first trainings mid-run can let the ones it
+resumes afterwards finish at once.
 """
 
 import argparse
@@ -23,9 +26,12 @@ def main() -> None:
     parser.add_argument("--mode", default="ok")
     parser.add_argument("--record", default="")
     parser.add_argument("--exit_code", type=int, default=3)
+    parser.add_argument("--quick_if", default="")
     args, _unknown = parser.parse_known_args()
 
     started = time.time()
+    if args.quick_if and os.path.exists(args.quick_if):
+        args.sleep = 0.0
     trial_dir = os.environ.get("FASTHPO_TRIAL_DIR")
     if trial_dir:
         # Lets tests find the process after the tuner is gone.
