@@ -42,6 +42,7 @@ Every variant keeps the optimum; ``minimizer`` is given in the variant's own spa
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import re
@@ -53,7 +54,7 @@ import numpy as np
 
 from fasthpo.benchmark.registry import MAX_DIMS, Box, Problem
 from fasthpo.errors import ConfigError
-from fasthpo.space import Categorical, Continuous, Integer, Parameter, SearchSpace
+from fasthpo.space import Categorical, Continuous, Integer, Parameter, Scaling, SearchSpace
 
 # Variant ranges: +log values span six decades, +revlog values three decades of 1 − v.
 LOG_RANGE = (1e-4, 1e2)
@@ -131,14 +132,14 @@ def _modifier_argument(kind: str, rest: str) -> Any:
 
 # --- real tasks: +as --------------------------------------------------------------------------
 
-def redeclared(name: str, space: SearchSpace, declared: str) -> SearchSpace:
+def redeclared(name: str, space: SearchSpace, declared: Scaling) -> SearchSpace:
     """A real task's space with every ``auto`` hyperparameter declared ``declared`` instead."""
     params: list[Parameter] = []
     for p in space:
         if isinstance(p, (Continuous, Integer)) and p.scaling == "auto":
             if declared == "log" and p.low <= 0:
                 raise ConfigError("problem", f"{name}: {p.name} starts at {p.low}, which log cannot scale")
-            p = type(p)(p.name, p.low, p.high, scaling=declared)
+            p = dataclasses.replace(p, scaling=declared)
         params.append(p)
     return SearchSpace(params)
 
@@ -161,7 +162,7 @@ class _Coordinate:
     kind: str  # linear | log | revlog | lin | level | label
     a: float
     b: float
-    declared: str = "linear"
+    declared: Scaling = "linear"
 
     @property
     def true_scaling(self) -> str:
@@ -228,7 +229,7 @@ def box_problem(name: str, box: Box, mods: Mapping[str, Any]) -> Problem:
     dead = mods.get("dead", 0)
     if d + dead > MAX_DIMS:
         raise ConfigError("problem", f"{name} has {d + dead} dimensions; at most {MAX_DIMS}")
-    plain = mods["as"][1] if "as" in mods else "linear"  # how the truly linear dims are declared
+    plain: Scaling = mods["as"][1] if "as" in mods else "linear"  # how the truly linear dims are declared
     coords = [_Coordinate(f"x{i}", "linear", lo, hi, plain) for i, (lo, hi) in enumerate(box.bounds)]
     minimizer: list[Any] | None = list(box.minimizer) if box.minimizer is not None else None
     for kind in ("log", "revlog", "lin"):
