@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 
-from fasthpo.config import MetricDefinition, Resources
+from fasthpo.jobspec import MetricDefinition, Resources
 from fasthpo.reporting import HYPERPARAMETERS_ENV, METRICS_FILE_ENV, TRIAL_ID_ENV
 from fasthpo.runner.backend import Event, Exited, Reported, TrialLaunch
 from fasthpo.runner.command import build_argv

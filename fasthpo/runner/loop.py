@@ -11,7 +11,7 @@ What happens to a trial:
   (``running``, a new attempt), and ends ``completed``, ``failed`` or
   ``stopped``;
 * a failed attempt the retry policy retries puts the trial back to
-  ``pending`` for a new attempt (see :mod:`fasthpo.runner.retry`); queued
+  ``pending`` for a new attempt (see :class:`~fasthpo.jobspec.RetryPolicy`); queued
   attempts start before any new proposal;
 * a trial the early-stopping rule stops ends ``stopped`` with its last value,
   which the strategy is told;
@@ -28,11 +28,11 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from fasthpo.jobspec import RetryPolicy
 from fasthpo.objective import Objective, ObjectiveTracker
 from fasthpo.runner.backend import Backend, Exited, Reported, TrialLaunch
 from fasthpo.runner.early_stopping import MedianStoppingRule
 from fasthpo.runner.lease import JobLease, LeaseLostError
-from fasthpo.runner.retry import RetryPolicy
 from fasthpo.space import SearchSpace
 from fasthpo.storage import MetricReport, Store, Trial
 from fasthpo.strategies.base import Strategy
