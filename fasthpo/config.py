@@ -79,6 +79,7 @@ from fasthpo.jobspec import (
 from fasthpo.objective import Objective, check_aggregate, check_direction, check_metric_name
 from fasthpo.space import SearchSpace, check_name
 from fasthpo.strategies.registry import DEFAULT_STRATEGY, check_strategy_name
+from fasthpo.trial_env import RESERVED_PREFIX
 
 _TOP_KEYS = (
     "name", "command", "workdir", "env", "hyperparameters", "static_hyperparameters",
@@ -229,8 +230,8 @@ def _env(value: Any) -> dict[str, str]:
     for key, raw in env.items():
         if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
             raise ConfigError(f"env.{key}", "is not a valid environment variable name")
-        if key.startswith("FASTHPO_"):
-            raise ConfigError(f"env.{key}", "FASTHPO_* variables are set by the tuner itself")
+        if key.startswith(RESERVED_PREFIX):
+            raise ConfigError(f"env.{key}", f"{RESERVED_PREFIX}* variables are set by the tuner itself")
         out[key] = _scalar_text(raw, f"env.{key}")
     return out
 
