@@ -182,9 +182,8 @@ class TuningLoop:
         self.backend.launch(
             TrialLaunch(trial_id, {**self.static, **config}, directory, attempt=attempt)
         )
-        groups = getattr(self.backend, "process_groups", None)
-        if groups is not None and trial_id in self.backend.running:
-            self.store.record_process_groups(self.job, trial_id, groups(trial_id))
+        if trial_id in self.backend.running:
+            self.store.record_process_groups(self.job, trial_id, self.backend.process_groups(trial_id))
         again = f" (attempt {attempt})" if attempt > 1 else ""
         log.info("trial %d started%s: %s", trial_id, again, _describe(config))
 
@@ -263,12 +262,11 @@ class TuningLoop:
             log.info("trial %d stopped early at %s=%.6g", trial_id, self.objective.metric, value)
 
     def _record_verdicts(self) -> None:
-        detect = getattr(self.strategy, "detected_scaling", None)
-        if detect is None or self.told_trial is None:
+        if self.told_trial is None:
             return
         changes = {
             name: (verdict, evidence)
-            for name, (verdict, evidence) in detect().items()
+            for name, (verdict, evidence) in self.strategy.detected_scaling().items()
             if self.verdicts.get(name) != verdict
         }
         if changes:

@@ -59,7 +59,8 @@ class Tuner:
     objective
         ``"minimize"``, ``"maximize"`` or an :class:`~fasthpo.Objective`.
     strategy
-        A strategy name (``"random"``, ``"grid"``) or a strategy instance.
+        A strategy name (``"random"``, ``"grid"``) or a strategy instance
+        (anything with the methods of :class:`~fasthpo.strategies.base.Strategy`).
     max_trials
         Total trials of the job, counting those of earlier runs.
     seed
