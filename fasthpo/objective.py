@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from fasthpo.errors import ConfigError
 
 if TYPE_CHECKING:
-    from fasthpo.storage import MetricReport
+    from fasthpo.metric_report import MetricReport
 
 _METRIC_NAME = re.compile(r"^[^\s\x00-\x1f]{1,200}$")
 

@@ -27,8 +27,8 @@ import math
 import numbers
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 from fasthpo.errors import ConfigError, did_you_mean
 
@@ -113,7 +113,7 @@ class Continuous:
     low: float
     high: float
     scaling: Scaling = "auto"
-    kind: str = field(default="continuous", init=False, repr=False)
+    kind: ClassVar[str] = "continuous"  # the job-file ``type``; code dispatches on the class
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -162,7 +162,7 @@ class Integer:
     low: int
     high: int
     scaling: Scaling = "auto"
-    kind: str = field(default="integer", init=False, repr=False)
+    kind: ClassVar[str] = "integer"  # the job-file ``type``; code dispatches on the class
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -222,7 +222,7 @@ class Categorical:
 
     name: str
     values: tuple[CategoricalValue, ...]
-    kind: str = field(default="categorical", init=False, repr=False)
+    kind: ClassVar[str] = "categorical"  # the job-file ``type``; code dispatches on the class
 
     def __post_init__(self) -> None:
         check_name(self.name)

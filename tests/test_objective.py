@@ -7,8 +7,8 @@ import math
 import pytest
 
 from fasthpo.errors import ConfigError
+from fasthpo.metric_report import MetricReport
 from fasthpo.objective import AGGREGATES, Objective, ObjectiveTracker
-from fasthpo.storage import MetricReport
 
 
 def _report(value, *, instance=0, at=0.0, name="loss", raw=None):

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from fasthpo.errors import StoreError
-from fasthpo.storage import SCHEMA_VERSION, JobBusyError, MetricReport, Store
+from fasthpo.metric_report import MetricReport
+from fasthpo.storage import SCHEMA_VERSION, JobBusyError, Store
 
 SPEC = {"objective": {"metric": "loss", "direction": "minimize"}, "hyperparameters": {"b": {}, "a": {}}}
 

@@ -78,7 +78,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from fasthpo.errors import ConfigError, did_you_mean
-from fasthpo.space import Parameter, SearchSpace, render_value
+from fasthpo.space import Categorical, Integer, Parameter, SearchSpace, render_value
 from fasthpo.strategies.base import Observations, check_count, config_key
 
 __all__ = ["AskTell", "OptimizerSpec", "get_optimizer", "optimizer_names"]
@@ -144,14 +144,14 @@ def _labels(p: Parameter) -> dict[str, Any]:
 
 def _to_peer(p: Parameter, value: Any) -> Any:
     """A validated fasthpo value as the peer sees it (categoricals by their label)."""
-    return render_value(value) if p.kind == "categorical" else value
+    return render_value(value) if isinstance(p, Categorical) else value
 
 
 def _from_peer(p: Parameter, raw: Any, labels: Mapping[str, Any]) -> Any:
     """A peer's value (possibly a NumPy scalar, possibly a hair outside the range) as fasthpo's."""
-    if p.kind == "categorical":
+    if isinstance(p, Categorical):
         return labels[str(raw)]
-    if p.kind == "integer":
+    if isinstance(p, Integer):
         return min(max(round(float(raw)), p.low), p.high)
     return min(max(float(raw), p.low), p.high)
 
@@ -199,7 +199,7 @@ class OptunaStudy:
         self.space = space
         self.study = optuna.create_study(direction="minimize", sampler=sampler)
         self._distributions = {p.name: _optuna_distribution(optuna, p) for p in space}
-        self._labels = {p.name: _labels(p) for p in space if p.kind == "categorical"}
+        self._labels = {p.name: _labels(p) for p in space if isinstance(p, Categorical)}
         self._observations = Observations(space, "minimize")
         # config key -> numbers of RUNNING trials with that configuration, oldest first.
         self._running: dict[tuple[Any, ...], list[int]] = {}
@@ -264,10 +264,10 @@ class OptunaStudy:
 
 def _optuna_distribution(optuna: Any, p: Parameter) -> Any:
     dist = optuna.distributions
-    if p.kind == "categorical":
+    if isinstance(p, Categorical):
         return dist.CategoricalDistribution(list(_labels(p)))
     log = p.scaling == "log"  # linear, auto and reverse_log are all linear to Optuna
-    if p.kind == "integer":
+    if isinstance(p, Integer):
         return dist.IntDistribution(p.low, p.high, log=log)
     return dist.FloatDistribution(p.low, p.high, log=log)
 
@@ -326,7 +326,7 @@ class SkoptGP:
         from skopt import Optimizer
 
         self.space = space
-        self._labels = {p.name: _labels(p) for p in space if p.kind == "categorical"}
+        self._labels = {p.name: _labels(p) for p in space if isinstance(p, Categorical)}
         self._optimizer = Optimizer(
             [_skopt_dimension(p) for p in space],
             base_estimator="GP",
@@ -374,14 +374,14 @@ class SkoptGP:
 
 
 def _skopt_dimension(p: Parameter) -> Any:
-    from skopt.space import Categorical, Integer, Real
+    from skopt import space as skopt_space
 
-    if p.kind == "categorical":
-        return Categorical(list(_labels(p)), name=p.name)
+    if isinstance(p, Categorical):
+        return skopt_space.Categorical(list(_labels(p)), name=p.name)
     prior = "log-uniform" if p.scaling == "log" else "uniform"  # reverse_log, auto: linear
-    if p.kind == "integer":
-        return Integer(p.low, p.high, prior=prior, name=p.name)
-    return Real(p.low, p.high, prior=prior, name=p.name)
+    if isinstance(p, Integer):
+        return skopt_space.Integer(p.low, p.high, prior=prior, name=p.name)
+    return skopt_space.Real(p.low, p.high, prior=prior, name=p.name)
 
 
 @contextmanager

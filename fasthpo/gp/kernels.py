@@ -35,12 +35,11 @@ which argument is wrong and how when one is.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from numpy.typing import ArrayLike
 
 from fasthpo.gp import _native
+from fasthpo.gp.arguments import as_lengthscales, as_matrix, as_points, as_positive_scalar
 
 __all__ = ["matern52", "matern52_cross_grad", "matern52_lml_grad"]
 
@@ -87,15 +86,15 @@ def matern52(
         If an argument has the wrong shape or dtype, or a non-finite or
         non-positive entry where one is not allowed; the message names it.
     """
-    A = _as_points(X1, "X1")
+    A = as_points(X1, "X1")
     d = A.shape[1]
-    ls = _as_lengthscales(lengthscales, d)
-    amp = _as_positive_scalar(amplitude, "amplitude")
+    ls = as_lengthscales(lengthscales, d)
+    amp = as_positive_scalar(amplitude, "amplitude")
     if X2 is None:
         K = np.empty((A.shape[0], A.shape[0]), dtype=np.float64)
         _native.matern52_symmetric(A, ls, amp, K)
         return K
-    B = _as_points(X2, "X2")
+    B = as_points(X2, "X2")
     if B.shape[1] != d:
         raise ValueError(f"X2 has {B.shape[1]} columns but X1 has {d}; both must be (n, d) with the same d")
     K = np.empty((A.shape[0], B.shape[0]), dtype=np.float64)
@@ -169,11 +168,11 @@ def matern52_lml_grad(
         If an argument has the wrong shape or dtype, or a non-finite or
         non-positive entry where one is not allowed; the message names it.
     """
-    A = _as_points(X, "X")
+    A = as_points(X, "X")
     n, d = A.shape
-    Wm = _as_matrix(W, "W", (n, n), f"to match X's n={n}")
-    ls = _as_lengthscales(lengthscales, d, "X")
-    amp = _as_positive_scalar(amplitude, "amplitude")
+    Wm = as_matrix(W, "W", (n, n), f"to match X's n={n}")
+    ls = as_lengthscales(lengthscales, d, "X")
+    amp = as_positive_scalar(amplitude, "amplitude")
     g_log_ls = np.empty(d, dtype=np.float64)
     G_X = np.empty((n, d), dtype=np.float64) if input_grad else None
     g_log_amp = _native.matern52_lml_grad(A, Wm, ls, amp, g_log_ls, G_X)
@@ -224,85 +223,15 @@ def matern52_cross_grad(
         If an argument has the wrong shape or dtype, or a non-finite or
         non-positive entry where one is not allowed; the message names it.
     """
-    C = _as_points(Xc, "Xc")
+    C = as_points(Xc, "Xc")
     m, d = C.shape
-    A = _as_points(X, "X")
+    A = as_points(X, "X")
     if A.shape[1] != d:
         raise ValueError(f"X has {A.shape[1]} columns but Xc has {d}; both must be (n, d) with the same d")
     n = A.shape[0]
-    Vm = _as_matrix(V, "V", (m, n), f"to match Xc's m={m} and X's n={n}")
-    ls = _as_lengthscales(lengthscales, d, "Xc")
-    amp = _as_positive_scalar(amplitude, "amplitude")
+    Vm = as_matrix(V, "V", (m, n), f"to match Xc's m={m} and X's n={n}")
+    ls = as_lengthscales(lengthscales, d, "Xc")
+    amp = as_positive_scalar(amplitude, "amplitude")
     G = np.empty((m, d), dtype=np.float64)
     _native.matern52_cross_grad(C, A, Vm, ls, amp, G)
     return G
-
-
-# --------------------------------------------------------------------------
-# Argument checks. Each returns a C-contiguous float64 array (no copy for input
-# that is already one) or raises ValueError naming the argument.
-# --------------------------------------------------------------------------
-
-
-def _as_float64(value: ArrayLike, name: str) -> np.ndarray:
-    """Convert a real numeric array-like to C-contiguous float64."""
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
-    # order="C" rather than np.ascontiguousarray, which would turn 0-d into (1,).
-    return np.asarray(arr, dtype=np.float64, order="C")
-
-
-def _first_bad(arr: np.ndarray, bad: np.ndarray) -> str:
-    """Describe the first flagged entry as ``[i, j] = value`` for an error message."""
-    index = tuple(int(i) for i in np.argwhere(bad)[0])
-    return f"[{', '.join(map(str, index))}] = {float(arr[index])!r}"
-
-
-def _as_points(value: ArrayLike, name: str) -> np.ndarray:
-    """Validate an (n, d) matrix of finite points with d >= 1."""
-    arr = _as_float64(value, name)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D with shape (n, d), got shape {arr.shape}")
-    if arr.shape[1] < 1:
-        raise ValueError(f"{name} must have at least one column, got shape {arr.shape}")
-    finite = np.isfinite(arr)
-    if not finite.all():
-        raise ValueError(f"{name} must be finite, but {name}{_first_bad(arr, ~finite)}")
-    return arr
-
-
-def _as_matrix(value: ArrayLike, name: str, shape: tuple[int, int], why: str) -> np.ndarray:
-    """Validate a finite matrix of an exact shape (``why`` says where the shape comes from)."""
-    arr = _as_float64(value, name)
-    if arr.shape != shape:
-        raise ValueError(f"{name} must have shape {shape} {why}, got shape {arr.shape}")
-    finite = np.isfinite(arr)
-    if not finite.all():
-        raise ValueError(f"{name} must be finite, but {name}{_first_bad(arr, ~finite)}")
-    return arr
-
-
-def _as_lengthscales(value: ArrayLike, d: int, points: str = "X1") -> np.ndarray:
-    """Validate a (d,) vector of positive finite lengthscales (``points`` names the source of d)."""
-    arr = _as_float64(value, "lengthscales")
-    if arr.shape != (d,):
-        raise ValueError(
-            f"lengthscales must have shape ({d},) to match {points}'s d={d}, got shape {arr.shape}"
-        )
-    ok = np.isfinite(arr) & (arr > 0)
-    if not ok.all():
-        raise ValueError(f"lengthscales must be positive and finite, but lengthscales{_first_bad(arr, ~ok)}")
-    return arr
-
-
-def _as_positive_scalar(value: object, name: str) -> float:
-    """Validate a positive finite real scalar (Python or NumPy), returned as float."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    x = float(value)
-    if not (np.isfinite(x) and x > 0):
-        raise ValueError(f"{name} must be positive and finite, got {x!r}")
-    return x

@@ -42,14 +42,13 @@ the GIL; this module checks the arguments once and names the offending one.
 
 from __future__ import annotations
 
-import numbers
 from typing import Literal, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from fasthpo.gp import _native
-from fasthpo.gp.kernels import _as_float64, _first_bad
+from fasthpo.gp.arguments import as_finite_scalar, as_float64, as_vector, first_bad
 
 __all__ = ["erfcx", "log_expected_improvement"]
 
@@ -99,14 +98,14 @@ def log_expected_improvement(
         If an argument has the wrong shape or dtype, or a non-finite or
         non-positive entry where one is not allowed; the message names it.
     """
-    mu_ = _as_vector(mu, "mu")
-    sigma_ = _as_vector(sigma, "sigma")
+    mu_ = as_vector(mu, "mu")
+    sigma_ = as_vector(sigma, "sigma")
     if sigma_.shape != mu_.shape:
         raise ValueError(f"sigma has shape {sigma_.shape} but mu has {mu_.shape}; both must be (m,)")
     positive = sigma_ > 0.0
     if not positive.all():
-        raise ValueError(f"sigma must be positive, but sigma{_first_bad(sigma_, ~positive)}")
-    best_ = _as_finite_scalar(best, "best")
+        raise ValueError(f"sigma must be positive, but sigma{first_bad(sigma_, ~positive)}")
+    best_ = as_finite_scalar(best, "best")
     out = np.empty_like(mu_)
     if not grad:
         _native.log_expected_improvement(mu_, sigma_, best_, out)
@@ -136,31 +135,11 @@ def erfcx(x: ArrayLike) -> np.ndarray:
     -------
     ndarray of float64, shape of ``x``
     """
-    arr = _as_float64(x, "x")
+    arr = as_float64(x, "x")
     flat = arr.reshape(-1)
     out = np.empty_like(flat)
     _native.erfcx(flat, out)
     return out.reshape(arr.shape)
 
 
-def _as_vector(value: ArrayLike, name: str) -> np.ndarray:
-    """Validate a finite 1-D array; returns C-contiguous float64."""
-    arr = _as_float64(value, name)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D with shape (m,), got shape {arr.shape}")
-    finite = np.isfinite(arr)
-    if not finite.all():
-        raise ValueError(f"{name} must be finite, but {name}{_first_bad(arr, ~finite)}")
-    return arr
 
-
-def _as_finite_scalar(value: object, name: str) -> float:
-    """Validate a finite real scalar (Python or NumPy), returned as float."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    x = float(value)
-    if not np.isfinite(x):
-        raise ValueError(f"{name} must be finite, got {x!r}")
-    return x

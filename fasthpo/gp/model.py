@@ -17,22 +17,8 @@ Notation (shapes written once):
 The warped columns are those of ``auto`` hyperparameters (the strategy decides);
 with m = 0 this is the plain GP.
 
-Priors (MAP) keep the fit sane at d = 20 with few points: log ℓ_k ~ N(½ log D, 3), a
-dimension-scaled lengthscale prior after Hvarfner et al. (2024), so lengthscales grow
-like √D (their offset of √2 smoothed too much on our benchmarks: Levy-10, Ackley-20 and
-Rosenbrock-10 all lost, with no gain on Branin or Hartmann-6); log a ~ N(0, 1) for
-standardised outputs; log σ² ~ N(−9, 2), since most training metrics are nearly
-deterministic and a large noise floor blurs the exploitation they allow (Hartmann-6
-regret at 50 evaluations: 0.13 with the common N(−4, 1), 3e-4 with this one);
-log α, log β ~ N(0, 0.2²): the warp stays near the identity unless the data insist.
-The warp sits on top of a scale the strategy already chose for the axis (see
-:mod:`fasthpo.strategies.scale_detection`), which decides by likelihood and moves the
-axis when the data call for another scale, so the warp only bends what is left. Runs that
-reached the optimum (regret < 1e-3 after 50 evaluations) of 20 seeds, with the prior's
-standard deviation at 0.3 / 0.2 / 0.1: Hartmann-3 with three log dimensions declared
-``auto`` 11 / 18 / 14 (2 of 8 at 1.0; the plain log declaration: 16), its reverse-log twin
-13 / 18 / 14, Hartmann-6 with three log dimensions 16 / 15 / 16. Below 0.2 the warp cannot
-hold even a clearly log-shaped bend on 40 points.
+Priors (MAP) keep the fit sane at d = 20 with few points; they live in
+:mod:`fasthpo.gp.priors`, with the measurements that chose them.
 
 A near-singular K_y is never an error: the jitter escalates (×10 from 1e-9·a up to
 1e-2·a) and the escalation is logged at debug level.
@@ -51,25 +37,17 @@ from scipy.linalg.lapack import dpotri
 from scipy.optimize import minimize
 
 from fasthpo.gp.kernels import matern52, matern52_cross_grad, matern52_lml_grad
+from fasthpo.gp.priors import AMPLITUDE_PRIOR, NOISE_PRIOR, lengthscale_prior_mean, log_prior
 from fasthpo.gp.warping import InputWarp
 
 log = logging.getLogger("fasthpo.gp")
 
 LOG_2PI = math.log(2.0 * math.pi)
-NOISE_PRIOR = (-9.0, 2.0)  # mean, std of log σ²: near-deterministic unless data say otherwise
-AMPLITUDE_PRIOR = (0.0, 1.0)  # mean, std of log a
-LENGTHSCALE_PRIOR_STD = math.sqrt(3.0)
 BOUNDS_LOG_LENGTHSCALE = (math.log(1e-2), math.log(1e3))
 BOUNDS_LOG_AMPLITUDE = (math.log(1e-2), math.log(1e2))
 BOUNDS_LOG_NOISE = (math.log(1e-6), math.log(1.0))
 BOUNDS_MEAN = (-5.0, 5.0)
-WARP_PRIOR_STD = 0.2  # std of log a and log b around 0 (the identity warp); see the module docstring
 BOUNDS_LOG_WARP = (math.log(0.02), math.log(50.0))
-
-
-def lengthscale_prior_mean(dim: int) -> float:
-    """Mean of log ℓ under the dimension-scaled prior (√D scaling; offset chosen by benchmark)."""
-    return 0.5 * math.log(dim)
 
 
 @dataclass(frozen=True)
@@ -166,6 +144,27 @@ def _factorize(K: np.ndarray, base: float) -> tuple[np.ndarray, float]:
             log.debug("kernel matrix not positive definite: jitter raised to %.3g", jitter)
 
 
+def log_marginal_likelihood(
+    X: np.ndarray, y: np.ndarray, *, lengthscales: np.ndarray, amplitude: float, noise: float,
+    mean: float,
+) -> float:
+    """log p(y | θ) of points X already in the kernel's coordinates (warped), without the prior.
+
+    For callers that compare likelihoods under changed inputs or lengthscales (the
+    scale verdicts); −inf when K_y cannot be factorised even with the largest jitter.
+    """
+    n = len(y)
+    K = matern52(X, lengthscales=lengthscales, amplitude=amplitude)
+    K[np.diag_indices(n)] += noise
+    try:
+        L, _ = _factorize(K, amplitude)
+    except np.linalg.LinAlgError:
+        return -math.inf
+    r = y - mean
+    alpha = cho_solve((L, True), r, check_finite=False)
+    return -0.5 * float(r @ alpha) - float(np.log(np.diag(L)).sum()) - 0.5 * n * LOG_2PI
+
+
 def neg_log_posterior(
     theta: np.ndarray, X: np.ndarray, y: np.ndarray, warp_columns: Sequence[int] = ()
 ) -> tuple[float, np.ndarray]:
@@ -208,17 +207,8 @@ def neg_log_posterior(
         assert G_X is not None
         grad[dim + 3 : dim + 3 + m], grad[dim + 3 + m :] = warp.chain(X, G_X)
 
-    mu_ls = lengthscale_prior_mean(dim)
-    z_ls = (hp.log_lengthscales - mu_ls) / LENGTHSCALE_PRIOR_STD
-    z_amp = (hp.log_amplitude - AMPLITUDE_PRIOR[0]) / AMPLITUDE_PRIOR[1]
-    z_noise = (hp.log_noise - NOISE_PRIOR[0]) / NOISE_PRIOR[1]
-    z_warp = theta[dim + 3 :] / WARP_PRIOR_STD
-    log_prior = -0.5 * (float(z_ls @ z_ls) + z_amp**2 + z_noise**2 + float(z_warp @ z_warp))
-    grad[:dim] -= z_ls / LENGTHSCALE_PRIOR_STD
-    grad[dim] -= z_amp / AMPLITUDE_PRIOR[1]
-    grad[dim + 1] -= z_noise / NOISE_PRIOR[1]
-    grad[dim + 3 :] -= z_warp / WARP_PRIOR_STD
-    return -(lml + log_prior), -grad
+    prior, prior_grad = log_prior(theta, dim)
+    return -(lml + prior), -(grad + prior_grad)
 
 
 def fit_hyperparameters(

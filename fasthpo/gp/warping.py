@@ -44,7 +44,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fasthpo.gp import _native
-from fasthpo.gp.kernels import _as_float64, _as_positive_scalar, _first_bad
+from fasthpo.gp.arguments import as_positive_scalar, as_unit_interval
 
 __all__ = ["InputWarp", "kumaraswamy_cdf", "kumaraswamy_grad", "kumaraswamy_inverse"]
 
@@ -64,7 +64,7 @@ def kumaraswamy_cdf(x: ArrayLike, a: float, b: float) -> np.ndarray:
     w : ndarray of float64, shape of ``x``
         Warped coordinates in [0, 1], nondecreasing in x.
     """
-    arr = _as_unit_interval(x, "x")
+    arr = as_unit_interval(x, "x")
     a_, b_ = _as_shapes(a, b)
     flat = arr.reshape(-1)
     out = np.empty_like(flat)
@@ -90,7 +90,7 @@ def kumaraswamy_inverse(w: ArrayLike, a: float, b: float) -> np.ndarray:
     x : ndarray of float64, shape of ``w``
         Coordinates in [0, 1] with ``kumaraswamy_cdf(x, a, b) ≈ w``.
     """
-    arr = _as_unit_interval(w, "w")
+    arr = as_unit_interval(w, "w")
     a_, b_ = _as_shapes(a, b)
     flat = arr.reshape(-1)
     out = np.empty_like(flat)
@@ -124,7 +124,7 @@ def kumaraswamy_grad(x: ArrayLike, a: float, b: float) -> tuple[np.ndarray, np.n
         limit: at 0, +inf if a < 1, b if a = 1, 0 if a > 1; at 1, +inf if b < 1,
         a if b = 1, 0 if b > 1. Never NaN.
     """
-    arr = _as_unit_interval(x, "x")
+    arr = as_unit_interval(x, "x")
     a_, b_ = _as_shapes(a, b)
     flat = arr.reshape(-1)
     dw_dx = np.empty_like(flat)
@@ -134,19 +134,11 @@ def kumaraswamy_grad(x: ArrayLike, a: float, b: float) -> tuple[np.ndarray, np.n
     return dw_dx.reshape(arr.shape), dw_da.reshape(arr.shape), dw_db.reshape(arr.shape)
 
 
-def _as_unit_interval(value: ArrayLike, name: str) -> np.ndarray:
-    """Validate finite values in [0, 1]; returns C-contiguous float64 of the same shape."""
-    arr = _as_float64(value, name)
-    ok = np.isfinite(arr) & (arr >= 0.0) & (arr <= 1.0)
-    if not ok.all():
-        where = _first_bad(arr, ~ok) if arr.ndim else f" = {float(arr)!r}"
-        raise ValueError(f"{name} must be finite and in [0, 1], but {name}{where}")
-    return arr
 
 
 def _as_shapes(a: object, b: object) -> tuple[float, float]:
     """Validate the two shape parameters as positive finite floats."""
-    return _as_positive_scalar(a, "a"), _as_positive_scalar(b, "b")
+    return as_positive_scalar(a, "a"), as_positive_scalar(b, "b")
 
 
 class InputWarp:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fasthpo.storage import MetricReport
+from fasthpo.metric_report import MetricReport
 
 #: Seconds between SIGTERM and SIGKILL when a trial's processes are stopped.
 DEFAULT_GRACE_SECONDS = 10.0

@@ -17,8 +17,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from fasthpo.metric_report import MetricReport
 from fasthpo.runner.backend import Event, Exited, Reported, TrialLaunch
-from fasthpo.storage import MetricReport
 
 #: What :meth:`FunctionBackend.free_slots` says: calls queue, so any number may be launched.
 UNLIMITED = 1 << 30

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 
 from fasthpo.jobspec import MetricDefinition
-from fasthpo.storage import MetricReport
+from fasthpo.metric_report import MetricReport
 
 MAX_LINE_BYTES = 64 * 1024
 CHUNK_BYTES = 1024 * 1024

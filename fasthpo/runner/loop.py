@@ -29,12 +29,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from fasthpo.jobspec import RetryPolicy
+from fasthpo.metric_report import MetricReport
 from fasthpo.objective import Objective, ObjectiveTracker
 from fasthpo.runner.backend import Backend, Exited, Reported, TrialLaunch
 from fasthpo.runner.early_stopping import MedianStoppingRule
 from fasthpo.runner.lease import JobLease, LeaseLostError
 from fasthpo.space import SearchSpace
-from fasthpo.storage import MetricReport, Store, Trial
+from fasthpo.storage import Store, Trial
 from fasthpo.strategies.base import Strategy
 
 log = logging.getLogger("fasthpo")

@@ -22,7 +22,8 @@ import signal
 import time
 from pathlib import Path
 
-from fasthpo.storage import Store, pid_alive
+from fasthpo.processes import pid_alive
+from fasthpo.storage import Store
 from fasthpo.trial_env import TRIAL_DIR_ENV
 
 log = logging.getLogger("fasthpo")

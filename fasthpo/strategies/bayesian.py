@@ -45,7 +45,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import qmc
 
-from fasthpo.gp.acquisition import LogExpectedImprovement, polish
+from fasthpo.gp.acquisition import LogExpectedImprovement
+from fasthpo.gp.acquisition_search import CandidateSearch, rank_candidates
 from fasthpo.gp.model import GaussianProcess, Hyperparameters, fit_hyperparameters
 from fasthpo.gp.threads import single_threaded_blas
 from fasthpo.gp.transforms import RobustStandardizer
@@ -151,9 +152,9 @@ class BayesianOptimizer:
     ) -> list[dict[str, Any]]:
         """Return up to ``n`` new configurations (fewer only when a finite space is used up)."""
         n = check_count(n)
-        pending = [self.space.validate(c) for c in pending]
+        validated = [self.space.validate(c) for c in pending]
         with single_threaded_blas():
-            return self._ask(n, pending)
+            return self._ask(n, validated)
 
     def _ask(self, n: int, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
         taken = self._observations.keys(pending)
@@ -315,28 +316,23 @@ class BayesianOptimizer:
         and warped again before it is scored, so scores are of configurations that exist."""
         enc, warp = self._encoder, self._warp
         y = self._sign * np.asarray(self._observations.values)
-        acquisition = LogExpectedImprovement(gp, best)
 
         def settle(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             Z = enc.project(warp.inverse(W)) if len(warp) else enc.project(W)
             return Z, (warp.apply(Z) if len(warp) else Z)
 
-        top = warp.apply(self._Z[np.argsort(y, kind="stable")[:5]])
-        local = np.vstack([
-            enc.perturb(np.repeat(top, self.n_candidates // (2 * len(top)) + 1, axis=0), self._rng, s,
-                        snap=False)
-            for s in (0.02, 0.1)
-        ])
-        quasi = enc.from_unit(self._sobol.random(self.n_candidates), snap=False)
-        Z, W = settle(np.vstack([quasi, local]))
-        values = acquisition(W)
-        order = np.argsort(-values, kind="stable")
-        starts = W[order[:4]]
-        polished, polished_w = settle(polish(acquisition, starts, enc.continuous))
-        Z = np.vstack([polished, Z[order]])
-        values = np.concatenate([acquisition(polished_w), values[order]])
-        for i in np.argsort(-values, kind="stable"):
-            config = enc.decode(Z[i : i + 1])[0]
+        def perturb(W: np.ndarray, step: float) -> np.ndarray:
+            return enc.perturb(W, self._rng, step, snap=False)
+
+        candidates, _ = rank_candidates(
+            LogExpectedImprovement(gp, best),
+            observed=warp.apply(self._Z) if len(warp) else self._Z, values=y,
+            quasi=enc.from_unit(self._sobol.random(self.n_candidates), snap=False),
+            perturb=perturb, settle=settle, free=enc.continuous,
+            search=CandidateSearch(n_local=self.n_candidates),
+        )
+        for z in candidates:
+            config = enc.decode(z[None, :])[0]
             if config_key(self.space, config) not in taken:
                 return config
         return self._random_free(taken)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from fasthpo.space import SearchSpace
+from fasthpo.space import Categorical, Integer, SearchSpace
 from fasthpo.strategies.scale_detection import ScaleMap, prior_scale
 
 #: Share of continuous coordinates a local perturbation moves (see ``SpaceEncoder.perturb``).
@@ -48,17 +48,17 @@ class SpaceEncoder:
         start = 0
         mask: list[bool] = []
         for p in space:
-            width = len(p.values) if p.kind == "categorical" else 1
+            width = len(p.values) if isinstance(p, Categorical) else 1
             self._slices.append(slice(start, start + width))
-            mask += [p.kind != "categorical"] * width
+            mask += [not isinstance(p, Categorical)] * width
             start += width
         self.dim = start
         self.continuous = np.array(mask, dtype=bool)
         self.has_categoricals = not self.continuous.all()
         # The model warps the coordinates of ``auto`` hyperparameters (see fasthpo.gp.warping).
-        self.auto = [p for p in space if p.kind != "categorical" and p.scaling == "auto"]
+        self.auto = [p for p in space if not isinstance(p, Categorical) and p.scaling == "auto"]
         self.auto_columns = tuple(sl.start for p, sl in zip(space, self._slices, strict=True)
-                                  if p.kind != "categorical" and p.scaling == "auto")
+                                  if not isinstance(p, Categorical) and p.scaling == "auto")
         self.auto_scales: tuple[ScaleMap, ...] = tuple(prior_scale(p) for p in self.auto)
         self._scale_of = {
             p.name: scale for p, scale in zip(self.auto, self.auto_scales, strict=True)
@@ -88,7 +88,7 @@ class SpaceEncoder:
         Z = np.zeros((len(configs), self.dim))
         for i, config in enumerate(configs):
             for p, sl in zip(self.space, self._slices, strict=True):
-                if p.kind == "categorical":
+                if isinstance(p, Categorical):
                     Z[i, sl.start + p.index(config[p.name])] = 1.0
                 else:
                     Z[i, sl.start] = self._to_coordinate(p.name, p.to_unit(config[p.name]))
@@ -100,7 +100,7 @@ class SpaceEncoder:
         for z in np.atleast_2d(Z):
             config = {}
             for p, sl in zip(self.space, self._slices, strict=True):
-                if p.kind == "categorical":
+                if isinstance(p, Categorical):
                     config[p.name] = p.values[int(np.argmax(z[sl]))]
                 else:
                     config[p.name] = p.from_unit(self._from_coordinate(p.name, float(z[sl.start])))
@@ -112,11 +112,11 @@ class SpaceEncoder:
         Z = np.clip(np.atleast_2d(np.asarray(Z, dtype=float)), 0.0, 1.0)
         out = Z.copy()
         for p, sl in zip(self.space, self._slices, strict=True):
-            if p.kind == "categorical":
+            if isinstance(p, Categorical):
                 hot = np.argmax(Z[:, sl], axis=1)
                 out[:, sl] = 0.0
                 out[np.arange(len(Z)), sl.start + hot] = 1.0
-            elif p.kind == "integer":
+            elif isinstance(p, Integer):
                 out[:, sl.start] = [
                     self._to_coordinate(p.name, p.to_unit(p.from_unit(self._from_coordinate(p.name, v))))
                     for v in Z[:, sl.start]
@@ -132,7 +132,7 @@ class SpaceEncoder:
         U = np.atleast_2d(U)
         Z = np.zeros((len(U), self.dim))
         for j, (p, sl) in enumerate(zip(self.space, self._slices, strict=True)):
-            if p.kind == "categorical":
+            if isinstance(p, Categorical):
                 k = len(p.values)
                 Z[np.arange(len(U)), sl.start + np.minimum((U[:, j] * k).astype(int), k - 1)] = 1.0
             else:
@@ -162,7 +162,7 @@ class SpaceEncoder:
             out += moves * rng.normal(0.0, scale, size=Z.shape)
         flip = 1.0 / len(self.space)
         for p, sl in zip(self.space, self._slices, strict=True):
-            if p.kind == "categorical":
+            if isinstance(p, Categorical):
                 rows = np.nonzero(rng.random(len(Z)) < flip)[0]
                 if len(rows):
                     out[rows, sl] = 0.0

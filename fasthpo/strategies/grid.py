@@ -17,7 +17,7 @@ import numpy as np
 
 from fasthpo.errors import ConfigError
 from fasthpo.objective import Direction
-from fasthpo.space import SearchSpace
+from fasthpo.space import Categorical, Integer, Parameter, SearchSpace
 from fasthpo.strategies.base import Observations, check_count, config_key
 
 DEFAULT_RESOLUTION = 5
@@ -74,10 +74,10 @@ class GridSearch:
         )
         self._cursor = 0
 
-    def _axis(self, p: Any) -> list[Any]:
-        if p.kind == "categorical":
+    def _axis(self, p: Parameter) -> list[Any]:
+        if isinstance(p, Categorical):
             return list(p.values)
-        if p.kind == "integer":
+        if isinstance(p, Integer):
             return list(range(p.low, p.high + 1))
         return [p.from_unit(u) for u in np.linspace(0.0, 1.0, self.resolution)]
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from fasthpo.objective import Direction
-from fasthpo.space import SearchSpace
+from fasthpo.space import Categorical, Continuous, SearchSpace
 from fasthpo.strategies.base import Observations, check_count, config_key
 
 # Redraws allowed per proposal before accepting that the space is nearly full.
@@ -27,9 +27,9 @@ def finite_size(space: SearchSpace) -> int | None:
     """Number of distinct configurations, or ``None`` if a dimension is continuous."""
     size = 1
     for p in space:
-        if p.kind == "continuous":
+        if isinstance(p, Continuous):
             return None
-        size *= len(p.values) if p.kind == "categorical" else p.high - p.low + 1
+        size *= len(p.values) if isinstance(p, Categorical) else p.high - p.low + 1
     return size
 
 
@@ -81,7 +81,10 @@ class RandomSearch:
 
     def _free_config(self, taken: set[tuple[Any, ...]]) -> dict[str, Any]:
         """A uniformly chosen configuration of a finite space that is not in ``taken``."""
-        axes = [p.values if p.kind == "categorical" else range(p.low, p.high + 1) for p in self.space]
+        axes = [
+            p.values if isinstance(p, Categorical) else range(int(p.low), int(p.high) + 1)
+            for p in self.space
+        ]
         free = [
             config
             for values in itertools.product(*axes)

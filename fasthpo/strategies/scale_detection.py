@@ -52,8 +52,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
+from fasthpo.gp.model import log_marginal_likelihood
 from fasthpo.space import Continuous, Integer
 
 Verdict = Literal["linear", "log", "reverse_log", "undetermined"]
@@ -70,7 +70,6 @@ MIN_VERDICT_POINTS = 10
 VERDICT_POINTS = 120
 #: Grid of log lengthscales over which each scale's likelihood is maximised.
 _LOG_LENGTHSCALES = np.linspace(-3.0, 2.0, 6)
-_SQRT5 = math.sqrt(5.0)
 
 _GRID = np.linspace(0.0, 1.0, 101)
 
@@ -183,8 +182,8 @@ def verdicts(
     amplitude: float,
     noise: float,
     mean: float,
-    warp_a: Sequence[float],
-    warp_b: Sequence[float],
+    warp_a: Sequence[float] | np.ndarray,
+    warp_b: Sequence[float] | np.ndarray,
     rng: np.random.Generator,
     min_points: int = MIN_VERDICT_POINTS,
 ) -> dict[str, tuple[Verdict, dict[str, Any]]]:
@@ -206,10 +205,6 @@ def verdicts(
     if len(y) > VERDICT_POINTS:
         rows = np.sort(rng.choice(len(y), VERDICT_POINTS, replace=False))
         X, Xw, y = X[rows], Xw[rows], y[rows]
-    scaled = Xw / lengthscales
-    sq = np.sum(scaled**2, axis=1)
-    R2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * scaled @ scaled.T, 0.0)
-    centred = y - mean
     out: dict[str, tuple[Verdict, dict[str, Any]]] = {}
     for p, column, prior, a, b in zip(params, columns, priors, warp_a, warp_b, strict=True):
         u = prior.inverse(X[:, column])
@@ -222,10 +217,9 @@ def verdicts(
         if len(maps) == 1:
             out[p.name] = ("linear", evidence)
             continue
-        own = scaled[:, column]
-        rest = np.maximum(R2 - (own[:, None] - own[None, :]) ** 2, 0.0)
         loglik = {
-            name: _profile_loglik(rest, g, centred, amplitude, noise) for name, g in maps.items()
+            name: _profile_loglik(Xw, y, column, g, lengthscales, amplitude, noise, mean)
+            for name, g in maps.items()
         }
         ranked = sorted(loglik, key=loglik.__getitem__, reverse=True)
         margin = loglik[ranked[0]] - loglik[ranked[1]]
@@ -237,24 +231,18 @@ def verdicts(
 
 
 def _profile_loglik(
-    rest: np.ndarray, g: np.ndarray, centred: np.ndarray, amplitude: float, noise: float
+    Xw: np.ndarray, y: np.ndarray, column: int, g: np.ndarray, lengthscales: np.ndarray,
+    amplitude: float, noise: float, mean: float,
 ) -> float:
     """Largest log marginal likelihood over the coordinate's lengthscale, the rest held fixed."""
-    n = len(centred)
-    diff2 = (g[:, None] - g[None, :]) ** 2
+    X = Xw.copy()
+    X[:, column] = g
+    ls = np.array(lengthscales, dtype=float)
     best = -math.inf
     for log_l in _LOG_LENGTHSCALES:
-        r2 = rest + diff2 * math.exp(-2.0 * log_l)
-        r = np.sqrt(r2)
-        K = amplitude * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * np.exp(-_SQRT5 * r)
-        K[np.diag_indices(n)] += noise + 1e-8 * amplitude
-        try:
-            factor = cho_factor(K, lower=True, check_finite=False)
-        except LinAlgError:
-            continue
-        alpha = cho_solve(factor, centred, check_finite=False)
-        value = -0.5 * float(centred @ alpha) - float(np.sum(np.log(np.diag(factor[0]))))
-        best = max(best, value - 0.5 * n * math.log(2.0 * math.pi))
+        ls[column] = math.exp(log_l)
+        value = log_marginal_likelihood(X, y, lengthscales=ls, amplitude=amplitude, noise=noise, mean=mean)
+        best = max(best, value)
     return best
 
 

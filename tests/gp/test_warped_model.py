@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from fasthpo.gp import _reference as ref
-from fasthpo.gp.model import WARP_PRIOR_STD, Hyperparameters, fit_hyperparameters, neg_log_posterior
+from fasthpo.gp.model import Hyperparameters, fit_hyperparameters, neg_log_posterior
+from fasthpo.gp.priors import WARP_PRIOR_STD
 from fasthpo.gp.warping import InputWarp
 
 

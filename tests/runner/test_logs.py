@@ -7,8 +7,8 @@ import json
 import pytest
 
 from fasthpo.jobspec import MetricDefinition
+from fasthpo.metric_report import MetricReport
 from fasthpo.runner.logs import LineFollower, RegexMetrics, parse_number, parse_report_lines
-from fasthpo.storage import MetricReport
 
 
 def _append(path, data: bytes) -> None:
