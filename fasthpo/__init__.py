@@ -33,7 +33,7 @@ _LAZY = {
     "GridSearch": "fasthpo.strategies.grid",
     "BayesianOptimizer": "fasthpo.strategies.bayesian",
     "Tuner": "fasthpo.runner.tuner",
-    "RetryPolicy": "fasthpo.runner.retry",
+    "RetryPolicy": "fasthpo.jobspec",
     "Objective": "fasthpo.objective",
     "ConfigError": "fasthpo.errors",
 }

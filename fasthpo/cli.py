@@ -213,47 +213,25 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    import time
+    from fasthpo.runner.stop import stop_job
 
-    from fasthpo.runner.backend import DEFAULT_GRACE_SECONDS
-    from fasthpo.runner.lease import LEASE_SECONDS
-    from fasthpo.runner.recovery import recover_trials
-    from fasthpo.storage import JobBusyError
+    def requested(tuner: str) -> None:
+        print(f"stop requested: {tuner} is stopping job {args.name!r}")
 
     with _store(args) as store:
         job = _job(store, args.name)
-        lease = store.lease(job.name)
-        if lease is None or not lease.held():
-            # No tuner runs the job: stop what a dead one may have left running.
-            try:
-                taken = store.acquire_lease(job.name, ttl=LEASE_SECONDS)
-            except JobBusyError:  # a tuner started just now
-                lease = store.lease(job.name)
-            else:
-                try:
-                    recovered = recover_trials(store, job.name, grace=DEFAULT_GRACE_SECONDS)
-                    if job.status == "running" or recovered:
-                        store.update_job(job.name, status="stopped")
-                finally:
-                    store.release_lease(job.name, taken.owner)
-                status = store.get_job(job.name).status
-                again = f"; {len(recovered)} trial(s) will run again on resume" if recovered else ""
-                print(f"job {job.name!r} is {status} (no tuner was running it){again}")
-                return 0
-        assert lease is not None
-        store.request_stop(job.name)
-        print(f"stop requested: {lease.describe()} is stopping job {job.name!r}")
-        if args.no_wait:
-            return 0
-        deadline = time.monotonic() + args.timeout
-        while time.monotonic() < deadline:
-            current = store.lease(job.name)
-            if current is None or current.owner != lease.owner or not current.held():
-                print(f"job {job.name!r} is {store.get_job(job.name).status}")
-                return 0
-            time.sleep(0.2)
-    _error(f"the tuner of job {args.name!r} has not stopped after {args.timeout:g} s")
-    return EXIT_ERROR
+        result = stop_job(
+            store, job.name, wait=not args.no_wait, timeout=args.timeout, on_requested=requested
+        )
+    if result.tuner is None:
+        again = f"; {len(result.recovered)} trial(s) will run again on resume" if result.recovered else ""
+        print(f"job {result.job!r} is {result.status} (no tuner was running it){again}")
+    elif result.timed_out:
+        _error(f"the tuner of job {args.name!r} has not stopped after {args.timeout:g} s")
+        return EXIT_ERROR
+    elif result.status is not None:
+        print(f"job {result.job!r} is {result.status}")
+    return 0
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ unknown keys are errors (with a suggestion), never silently ignored::
     limits: {max_trials: 20, max_parallel: 2, max_runtime_per_trial: 600}
     instance_count: 1
     resources: {gpus_per_instance: 0, cpus_per_instance: 0, gpu_ids: [0, 1]}
-    retry: {max_attempts: 3, exit_codes: [75]}   # signals are retried; see runner.retry
+    retry: {max_attempts: 3, exit_codes: [75]}   # signals are retried; see jobspec.RetryPolicy
     early_stopping: auto                         # median stopping rule; default off
 
 Required: ``name``, ``command``, ``hyperparameters``, ``objective`` (with
@@ -49,7 +49,8 @@ Required: ``name``, ``command``, ``hyperparameters``, ``objective`` (with
     asking ``nvidia-smi`` (see :mod:`fasthpo.runner.resources`).
 
 Every error is a :class:`~fasthpo.errors.ConfigError` whose field is the
-dotted path of the key.
+dotted path of the key. A valid file becomes a :class:`~fasthpo.jobspec.JobSpec`;
+this module only reads and checks, the records live in :mod:`fasthpo.jobspec`.
 """
 
 from __future__ import annotations
@@ -60,16 +61,25 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fasthpo.errors import ConfigError
+from fasthpo.jobspec import (
+    DEFAULT_MAX_TRIALS,
+    EARLY_STOPPING_MODES,
+    PLACEHOLDER,
+    JobSpec,
+    Limits,
+    MetricDefinition,
+    Resources,
+    RetryPolicy,
+    check_job_name,
+)
 from fasthpo.objective import Objective, check_aggregate, check_direction, check_metric_name
-from fasthpo.runner.early_stopping import EARLY_STOPPING_MODES
-from fasthpo.runner.retry import RetryPolicy
 from fasthpo.space import SearchSpace, check_name
 from fasthpo.strategies.registry import DEFAULT_STRATEGY, check_strategy_name
+from fasthpo.trial_env import RESERVED_PREFIX
 
 _TOP_KEYS = (
     "name", "command", "workdir", "env", "hyperparameters", "static_hyperparameters",
@@ -81,138 +91,7 @@ _LIMIT_KEYS = ("max_trials", "max_parallel", "max_runtime_per_trial")
 _RESOURCE_KEYS = ("gpus_per_instance", "cpus_per_instance", "gpu_ids")
 #: A GPU as ``CUDA_VISIBLE_DEVICES`` names it: an index, or a ``GPU-``/``MIG-`` UUID.
 _GPU_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:/.-]{0,99}$")
-_JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: ``{{`` and ``}}`` are literal braces; ``{name}`` is a hyperparameter placeholder.
-PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-DEFAULT_MAX_TRIALS = 20
-
-
-@dataclass(frozen=True)
-class MetricDefinition:
-    """A metric read from a job's logs: ``regex`` has exactly one capture group."""
-
-    name: str
-    regex: str
-
-    @property
-    def pattern(self) -> re.Pattern[str]:
-        return re.compile(self.regex)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How many trials, how many at once, and how long each may run (seconds)."""
-
-    max_trials: int = DEFAULT_MAX_TRIALS
-    max_parallel: int = 1
-    max_runtime_per_trial: float | None = None
-
-
-@dataclass(frozen=True)
-class Resources:
-    """Devices each instance of a trial gets for itself (0: not managed by the tuner).
-
-    ``gpu_ids`` names the GPUs to hand out (as ``CUDA_VISIBLE_DEVICES`` would);
-    ``None`` asks ``nvidia-smi``.
-    """
-
-    gpus_per_instance: int = 0
-    cpus_per_instance: int = 0
-    gpu_ids: tuple[str, ...] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, as a job stores it."""
-        return {
-            "gpus_per_instance": self.gpus_per_instance,
-            "cpus_per_instance": self.cpus_per_instance,
-            "gpu_ids": None if self.gpu_ids is None else list(self.gpu_ids),
-        }
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """A validated tuning job, ready for the runner."""
-
-    name: str
-    command: tuple[str, ...]
-    workdir: str
-    space: SearchSpace
-    objective: Objective
-    env: Mapping[str, str] = field(default_factory=dict)
-    static_hyperparameters: Mapping[str, Any] = field(default_factory=dict)
-    metrics: tuple[MetricDefinition, ...] = ()
-    strategy: str = DEFAULT_STRATEGY
-    seed: int | None = None
-    limits: Limits = Limits()
-    instance_count: int = 1
-    resources: Resources = Resources()
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    early_stopping: str = "off"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, as stored with the job (and readable by :func:`parse_job`)."""
-        return {
-            "name": self.name,
-            "command": list(self.command),
-            "workdir": self.workdir,
-            "env": dict(self.env),
-            "hyperparameters": self.space.to_dict(),
-            "static_hyperparameters": dict(self.static_hyperparameters),
-            "objective": self.objective.to_dict(),
-            "metrics": [{"name": m.name, "regex": m.regex} for m in self.metrics],
-            "strategy": self.strategy,
-            "seed": self.seed,
-            "limits": {
-                "max_trials": self.limits.max_trials,
-                "max_parallel": self.limits.max_parallel,
-                "max_runtime_per_trial": self.limits.max_runtime_per_trial,
-            },
-            "instance_count": self.instance_count,
-            "resources": self.resources.to_dict(),
-            "retry": self.retry.to_dict(),
-            "early_stopping": self.early_stopping,
-        }
-
-
-#: Fields whose change makes earlier results incomparable with new ones.
-BINDING_FIELDS = (
-    "command", "hyperparameters", "static_hyperparameters", "objective", "metrics",
-    "instance_count",  # N ranks train differently from one (batch size, schedule)
-)
-
-
-def binding_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """Describe each binding field that differs between two stored job dicts."""
-    old, new = _with_defaults(old), _with_defaults(new)
-    return [
-        f"{key}: {json.dumps(old.get(key), sort_keys=True)} -> "
-        f"{json.dumps(new.get(key), sort_keys=True)}"
-        for key in BINDING_FIELDS
-        if json.dumps(old.get(key), sort_keys=True) != json.dumps(new.get(key), sort_keys=True)
-    ]
-
-
-def _with_defaults(spec: Mapping[str, Any]) -> Mapping[str, Any]:
-    # Jobs stored before ``objective.aggregate`` and ``instance_count`` existed
-    # aggregated with ``last`` and ran one instance.
-    spec = {"instance_count": 1, **spec}
-    objective = spec.get("objective")
-    if isinstance(objective, Mapping) and "aggregate" not in objective:
-        spec["objective"] = {**objective, "aggregate": "last"}
-    return spec
-
-
-def check_job_name(name: object) -> str:
-    """Return ``name`` if it can name a job (and its folder), else raise ``ConfigError``."""
-    if not isinstance(name, str) or not _JOB_NAME.fullmatch(name):
-        raise ConfigError(
-            "name",
-            f"{name!r} is not a valid job name: use letters, digits, '_', '-' and '.', "
-            "starting with a letter or digit, at most 100 characters (it names a folder)",
-        )
-    return name
 
 
 def load_job(path: str | os.PathLike[str]) -> JobSpec:
@@ -351,8 +230,8 @@ def _env(value: Any) -> dict[str, str]:
     for key, raw in env.items():
         if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
             raise ConfigError(f"env.{key}", "is not a valid environment variable name")
-        if key.startswith("FASTHPO_"):
-            raise ConfigError(f"env.{key}", "FASTHPO_* variables are set by the tuner itself")
+        if key.startswith(RESERVED_PREFIX):
+            raise ConfigError(f"env.{key}", f"{RESERVED_PREFIX}* variables are set by the tuner itself")
         out[key] = _scalar_text(raw, f"env.{key}")
     return out
 

@@ -1,6 +1,7 @@
 """What a training script calls: ``fasthpo.report(...)`` and ``fasthpo.hyperparameters()``.
 
-This module imports only the standard library, so a training job pays nothing
+This module imports only the standard library (and :mod:`fasthpo.trial_env`,
+which imports nothing), so a training job pays nothing
 for talking to the tuner. The tuner tells a trial where to write through the
 ``FASTHPO_METRICS_FILE`` environment variable; each call appends one JSON line,
 written with a single ``write`` on a file opened in append mode so concurrent
@@ -16,9 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-METRICS_FILE_ENV = "FASTHPO_METRICS_FILE"
-HYPERPARAMETERS_ENV = "FASTHPO_HYPERPARAMETERS"
-TRIAL_ID_ENV = "FASTHPO_TRIAL_ID"
+from fasthpo.trial_env import HYPERPARAMETERS_ENV, METRICS_FILE_ENV
 
 
 def _metric_value(name: str, value: Any) -> float | str:

@@ -11,17 +11,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fasthpo.config import (
+from fasthpo.config import load_job, parse_job
+from fasthpo.errors import ConfigError
+from fasthpo.jobspec import (
     BINDING_FIELDS,
     JobSpec,
     Limits,
     MetricDefinition,
     Resources,
     binding_differences,
-    load_job,
-    parse_job,
 )
-from fasthpo.errors import ConfigError
 from fasthpo.objective import Objective
 from fasthpo.space import Categorical, Continuous, Integer, SearchSpace
 
@@ -503,7 +502,7 @@ def test_to_dict_has_every_top_level_key_and_an_absolute_workdir(tmp_path):
 
 
 def test_retry_and_early_stopping(tmp_path):
-    from fasthpo.runner.retry import RetryPolicy
+    from fasthpo.jobspec import RetryPolicy
 
     job = parse_job(_minimal(), base_dir=tmp_path)
     assert job.retry == RetryPolicy(max_attempts=1) and job.early_stopping == "off"
@@ -537,7 +536,7 @@ def test_bad_retry_and_early_stopping(tmp_path, section, field, message):
 
 
 def test_retry_policy_says_what_is_retried():
-    from fasthpo.runner.retry import RetryPolicy
+    from fasthpo.jobspec import RetryPolicy
 
     policy = RetryPolicy(max_attempts=3, exit_codes=(75,))
     assert policy.retries(1, -9) and policy.retries(2, 75)

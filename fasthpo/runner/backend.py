@@ -88,3 +88,10 @@ class Backend(Protocol):
     def stop_all(self, reason: str, *, force: bool = False) -> None:
         """Ask every running trial to stop (``force``: kill now); they exit as ``stopped``."""
         ...
+
+    def process_groups(self, trial_id: int) -> list[int]:
+        """Process group ids of a running trial's processes (empty when it has none).
+
+        The loop stores them so a later tuner can find what a crashed one left running.
+        """
+        ...

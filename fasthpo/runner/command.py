@@ -18,7 +18,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fasthpo.config import PLACEHOLDER
+from fasthpo.jobspec import PLACEHOLDER
 from fasthpo.space import render_value
 
 _SAME_INTERPRETER = ("python", "python3")

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 
 from fasthpo.objective import Direction
 
-EARLY_STOPPING_MODES = ("off", "auto")
-
 
 @dataclass
 class _Curve:

@@ -86,3 +86,7 @@ class FunctionBackend:
 
     def stop_all(self, reason: str, *, force: bool = False) -> None:
         self._queue.clear()
+
+    def process_groups(self, trial_id: int) -> list[int]:
+        """Always empty: trials run inside the tuner's own process."""
+        return []

@@ -11,18 +11,10 @@ instance (the default) those files sit in the trial folder itself; with
         rank-0/stdout.log  rank-0/stderr.log  rank-0/metrics.jsonl
         rank-1/...
 
-Each instance sees::
-
-    FASTHPO_TRIAL_ID         the trial's id within its job
-    FASTHPO_ATTEMPT          which attempt at the trial this is (1, 2, ...)
-    FASTHPO_JOB_NAME         the job's name
-    FASTHPO_TRIAL_DIR        the trial folder (shared by the instances: checkpoints, outputs)
-    FASTHPO_HYPERPARAMETERS  JSON object of static and tuned hyperparameters
-    FASTHPO_METRICS_FILE     where fasthpo.report appends its JSON lines (per instance)
-    FASTHPO_INSTANCE_RANK    0 .. N-1
-    FASTHPO_INSTANCE_COUNT   N
-
-and with N > 1 what ``torch.distributed`` reads with ``init_method="env://"``:
+Each instance sees the ``FASTHPO_*`` variables listed in
+:mod:`fasthpo.trial_env` (trial id, attempt, job name, trial folder,
+hyperparameters, its metrics file, its rank and the instance count), and with
+N > 1 what ``torch.distributed`` reads with ``init_method="env://"``:
 ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` (127.0.0.1), ``MASTER_PORT`` (a
 port that was free when the trial started), ``LOCAL_RANK`` and
 ``LOCAL_WORLD_SIZE``. When the tuner hands out GPUs each instance sees only
@@ -53,12 +45,21 @@ from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 
-from fasthpo.config import MetricDefinition, Resources
-from fasthpo.reporting import HYPERPARAMETERS_ENV, METRICS_FILE_ENV, TRIAL_ID_ENV
+from fasthpo.jobspec import MetricDefinition, Resources
 from fasthpo.runner.backend import Event, Exited, Reported, TrialLaunch
 from fasthpo.runner.command import build_argv
 from fasthpo.runner.logs import LineFollower, RegexMetrics, parse_report_lines
 from fasthpo.runner.resources import DevicePool, InstanceDevices, pinned
+from fasthpo.trial_env import (
+    ATTEMPT_ENV,
+    HYPERPARAMETERS_ENV,
+    INSTANCE_COUNT_ENV,
+    INSTANCE_RANK_ENV,
+    JOB_NAME_ENV,
+    METRICS_FILE_ENV,
+    TRIAL_DIR_ENV,
+    TRIAL_ID_ENV,
+)
 
 DEFAULT_GRACE_SECONDS = 10.0
 STDERR_TAIL_BYTES = 4096
@@ -239,11 +240,11 @@ class LocalBackend:
             argv = build_argv(self.command, hyperparameters)
             shared = {
                 TRIAL_ID_ENV: str(launch.trial_id),
-                "FASTHPO_ATTEMPT": str(launch.attempt),
-                "FASTHPO_JOB_NAME": self.job_name,
-                "FASTHPO_TRIAL_DIR": str(directory),
+                ATTEMPT_ENV: str(launch.attempt),
+                JOB_NAME_ENV: self.job_name,
+                TRIAL_DIR_ENV: str(directory),
                 HYPERPARAMETERS_ENV: encoded,
-                "FASTHPO_INSTANCE_COUNT": str(self.instance_count),
+                INSTANCE_COUNT_ENV: str(self.instance_count),
             }
             if self.instance_count > 1:
                 shared.update(
@@ -277,7 +278,7 @@ class LocalBackend:
             **self.env,
             **(held.gpu_environment() if self.pool.gpus_managed else {}),
             **shared,
-            "FASTHPO_INSTANCE_RANK": str(rank),
+            INSTANCE_RANK_ENV: str(rank),
             METRICS_FILE_ENV: str(metrics_file),
         }
         if self.instance_count > 1:

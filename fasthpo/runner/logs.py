@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 
-from fasthpo.config import MetricDefinition
+from fasthpo.jobspec import MetricDefinition
 from fasthpo.metric_report import MetricReport
 
 MAX_LINE_BYTES = 64 * 1024

@@ -11,7 +11,7 @@ What happens to a trial:
   (``running``, a new attempt), and ends ``completed``, ``failed`` or
   ``stopped``;
 * a failed attempt the retry policy retries puts the trial back to
-  ``pending`` for a new attempt (see :mod:`fasthpo.runner.retry`); queued
+  ``pending`` for a new attempt (see :class:`~fasthpo.jobspec.RetryPolicy`); queued
   attempts start before any new proposal;
 * a trial the early-stopping rule stops ends ``stopped`` with its last value,
   which the strategy is told;
@@ -28,12 +28,12 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from fasthpo.jobspec import RetryPolicy
 from fasthpo.metric_report import MetricReport
 from fasthpo.objective import Objective, ObjectiveTracker
 from fasthpo.runner.backend import Backend, Exited, Reported, TrialLaunch
 from fasthpo.runner.early_stopping import MedianStoppingRule
 from fasthpo.runner.lease import JobLease, LeaseLostError
-from fasthpo.runner.retry import RetryPolicy
 from fasthpo.space import SearchSpace
 from fasthpo.storage import Store, Trial
 from fasthpo.strategies.base import Strategy
@@ -183,9 +183,8 @@ class TuningLoop:
         self.backend.launch(
             TrialLaunch(trial_id, {**self.static, **config}, directory, attempt=attempt)
         )
-        groups = getattr(self.backend, "process_groups", None)
-        if groups is not None and trial_id in self.backend.running:
-            self.store.record_process_groups(self.job, trial_id, groups(trial_id))
+        if trial_id in self.backend.running:
+            self.store.record_process_groups(self.job, trial_id, self.backend.process_groups(trial_id))
         again = f" (attempt {attempt})" if attempt > 1 else ""
         log.info("trial %d started%s: %s", trial_id, again, _describe(config))
 
@@ -264,12 +263,11 @@ class TuningLoop:
             log.info("trial %d stopped early at %s=%.6g", trial_id, self.objective.metric, value)
 
     def _record_verdicts(self) -> None:
-        detect = getattr(self.strategy, "detected_scaling", None)
-        if detect is None or self.told_trial is None:
+        if self.told_trial is None:
             return
         changes = {
             name: (verdict, evidence)
-            for name, (verdict, evidence) in detect().items()
+            for name, (verdict, evidence) in self.strategy.detected_scaling().items()
             if self.verdicts.get(name) != verdict
         }
         if changes:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from fasthpo.processes import pid_alive
 from fasthpo.storage import Store
+from fasthpo.trial_env import TRIAL_DIR_ENV
 
 log = logging.getLogger("fasthpo")
 
@@ -33,7 +34,7 @@ LOST_TRIAL_ERROR = "lost: the tuner exited while this trial was running"
 
 def find_trial_processes(directory: str) -> set[int]:
     """Ids of this host's processes whose ``FASTHPO_TRIAL_DIR`` is ``directory``."""
-    marker = b"FASTHPO_TRIAL_DIR=" + os.fsencode(directory)
+    marker = os.fsencode(f"{TRIAL_DIR_ENV}=") + os.fsencode(directory)
     found: set[int] = set()
     for entry in PROC.glob("[0-9]*"):
         try:

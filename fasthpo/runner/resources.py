@@ -29,8 +29,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from fasthpo.config import Resources
 from fasthpo.errors import ConfigError
+from fasthpo.jobspec import Resources
 
 #: Seconds ``nvidia-smi`` may take to list the GPUs.
 NVIDIA_SMI_TIMEOUT = 10.0

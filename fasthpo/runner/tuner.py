@@ -23,15 +23,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fasthpo.config import JobSpec, binding_differences, check_job_name
 from fasthpo.errors import ConfigError
+from fasthpo.jobspec import JobSpec, RetryPolicy, binding_differences, check_job_name
 from fasthpo.objective import Objective, check_direction
 from fasthpo.runner.backend import DEFAULT_GRACE_SECONDS, Backend
 from fasthpo.runner.early_stopping import MedianStoppingRule
 from fasthpo.runner.lease import JobLease
 from fasthpo.runner.loop import TuningLoop
 from fasthpo.runner.recovery import recover_trials
-from fasthpo.runner.retry import RetryPolicy
 from fasthpo.space import SearchSpace
 from fasthpo.storage import Store, Trial, default_db_path
 from fasthpo.strategies.base import Strategy
@@ -60,7 +59,8 @@ class Tuner:
     objective
         ``"minimize"``, ``"maximize"`` or an :class:`~fasthpo.Objective`.
     strategy
-        A strategy name (``"random"``, ``"grid"``) or a strategy instance.
+        A strategy name (``"random"``, ``"grid"``) or a strategy instance
+        (anything with the methods of :class:`~fasthpo.strategies.base.Strategy`).
     max_trials
         Total trials of the job, counting those of earlier runs.
     seed
@@ -74,7 +74,7 @@ class Tuner:
         Fixed values passed to every trial along with the tuned ones.
     retry
         Which failed trials run again (default: only those lost to a tuner
-        crash; see :mod:`fasthpo.runner.retry`).
+        crash; see :class:`~fasthpo.jobspec.RetryPolicy`).
     """
 
     def __init__(

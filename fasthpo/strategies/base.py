@@ -15,6 +15,9 @@ from fasthpo.errors import ConfigError
 from fasthpo.objective import Direction, check_direction
 from fasthpo.space import SearchSpace
 
+#: ``{name: (verdict, evidence)}``: a strategy's verdict on each ``auto`` scale, with JSON-ready evidence.
+ScalingVerdicts = Mapping[str, tuple[str, Mapping[str, Any]]]
+
 
 @runtime_checkable
 class Strategy(Protocol):
@@ -24,6 +27,9 @@ class Strategy(Protocol):
     none, when a finite strategy such as a grid has run out); ``pending`` lists
     configurations still being evaluated so they are not proposed again.
     ``tell(config, value)`` records one finished evaluation.
+    ``detected_scaling()`` says what the strategy has learnt about the scale of
+    each ``auto`` hyperparameter, as ``{name: (verdict, evidence)}``; a strategy
+    that does not detect scales returns an empty mapping.
     """
 
     space: SearchSpace
@@ -34,6 +40,8 @@ class Strategy(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     def tell(self, config: Mapping[str, Any], value: float) -> None: ...
+
+    def detected_scaling(self) -> ScalingVerdicts: ...
 
 
 def check_count(n: object) -> int:

@@ -100,3 +100,7 @@ class RandomSearch:
     def best(self) -> tuple[dict[str, Any], float] | None:
         """Best configuration and value told so far."""
         return self._observations.best()
+
+    def detected_scaling(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Always empty: this strategy does not learn, so it detects no scales."""
+        return {}

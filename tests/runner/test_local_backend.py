@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fasthpo.config import MetricDefinition
+from fasthpo.jobspec import MetricDefinition
 from fasthpo.runner.backend import Exited, Reported, TrialLaunch
 from fasthpo.runner.local import LocalBackend
 from fasthpo.runner.recovery import process_running

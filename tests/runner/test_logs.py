@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fasthpo.config import MetricDefinition
+from fasthpo.jobspec import MetricDefinition
 from fasthpo.metric_report import MetricReport
 from fasthpo.runner.logs import LineFollower, RegexMetrics, parse_number, parse_report_lines
 

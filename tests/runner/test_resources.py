@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from fasthpo.config import Resources
 from fasthpo.errors import ConfigError
+from fasthpo.jobspec import Resources
 from fasthpo.runner.resources import UNLIMITED, DevicePool, InstanceDevices, detect_gpus, pinned
 
 

@@ -1,0 +1,95 @@
+"""Stopping a job from outside its tuner (``fasthpo stop``).
+
+With a live tuner, the stop is requested in the store: the tuner's heartbeat
+sees it within half a second, stops its trials, puts them back to
+``pending`` and gives the lease back, which is what a waiting caller watches
+for. With no live tuner, the job's lease is taken here and what a dead tuner
+left running is recovered as a new tuner would do it (its processes stopped,
+its attempts recorded ``lost``), then the job is marked ``stopped``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fasthpo.errors import StoreError
+from fasthpo.runner.backend import DEFAULT_GRACE_SECONDS
+from fasthpo.runner.lease import LEASE_SECONDS
+from fasthpo.runner.recovery import recover_trials
+from fasthpo.storage import JobBusyError, Store
+
+#: How often a waiting stop looks whether the tuner has let go of the job (seconds).
+_WAIT_POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class StopResult:
+    """How a stop went.
+
+    ``tuner`` describes the tuner that was asked to stop (``None``: none was
+    running, and ``recovered`` lists the trials a dead one left running, which
+    run again on resume). ``status`` is the job's status once its tuner let go
+    of it; ``None`` when the caller did not wait or ``timed_out``.
+    """
+
+    job: str
+    tuner: str | None
+    status: str | None
+    recovered: tuple[int, ...] = ()
+    timed_out: bool = False
+
+
+def stop_job(
+    store: Store,
+    name: str,
+    *,
+    wait: bool,
+    timeout: float,
+    on_requested: Callable[[str], None] | None = None,
+) -> StopResult:
+    """Stop job ``name``: ask its tuner to stop, or, with none running, recover and mark it stopped.
+
+    ``on_requested`` is called with the tuner's description as soon as the
+    stop is requested, before any wait (up to ``timeout`` seconds when
+    ``wait``) for the tuner to let go of the job.
+    """
+    job = store.get_job(name)
+    if job is None:
+        raise StoreError(f"no job named {name!r} in {store.path}")
+    lease = store.lease(name)
+    if lease is None or not lease.held():
+        # No tuner runs the job: stop what a dead one may have left running.
+        try:
+            taken = store.acquire_lease(name, ttl=LEASE_SECONDS)
+        except JobBusyError:  # a tuner started just now
+            lease = store.lease(name)
+        else:
+            try:
+                recovered = recover_trials(store, name, grace=DEFAULT_GRACE_SECONDS)
+                if job.status == "running" or recovered:
+                    store.update_job(name, status="stopped")
+            finally:
+                store.release_lease(name, taken.owner)
+            return StopResult(name, None, _status(store, name), tuple(recovered))
+    assert lease is not None
+    store.request_stop(name)
+    tuner = lease.describe()
+    if on_requested is not None:
+        on_requested(tuner)
+    if not wait:
+        return StopResult(name, tuner, None)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = store.lease(name)
+        if current is None or current.owner != lease.owner or not current.held():
+            return StopResult(name, tuner, _status(store, name))
+        time.sleep(_WAIT_POLL_SECONDS)
+    return StopResult(name, tuner, None, timed_out=True)
+
+
+def _status(store: Store, name: str) -> str:
+    job = store.get_job(name)
+    assert job is not None  # jobs are never deleted
+    return job.status
