@@ -15,6 +15,7 @@ Adding an optimizer is one small class and one entry in ``_OPTIMIZERS``::
             ...
         def ask(self, n=1, *, pending=()) -> list[dict[str, Any]]: ...
         def tell(self, config, value) -> None: ...
+        def detected_scaling(self) -> dict[str, Any]: return {}
 
     _OPTIMIZERS["hyperopt-tpe"] = OptimizerSpec(
         name="hyperopt-tpe",
@@ -93,6 +94,10 @@ class AskTell(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     def tell(self, config: Mapping[str, Any], value: float) -> None: ...
+
+    def detected_scaling(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """What the optimizer found out about each ``auto`` scale (empty for peers that don't say)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -261,6 +266,10 @@ class OptunaStudy:
         """Best configuration and value told so far."""
         return self._observations.best()
 
+    def detected_scaling(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """The peer says nothing about scales."""
+        return {}
+
 
 def _optuna_distribution(optuna: Any, p: Parameter) -> Any:
     dist = optuna.distributions
@@ -371,6 +380,10 @@ class SkoptGP:
     def best(self) -> tuple[dict[str, Any], float] | None:
         """Best configuration and value told so far."""
         return self._observations.best()
+
+    def detected_scaling(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """The peer says nothing about scales."""
+        return {}
 
 
 def _skopt_dimension(p: Parameter) -> Any:

@@ -6,7 +6,7 @@ Results go to ``results.jsonl`` in the output folder, one JSON object a line:
 * ``{"kind": "eval", run..., "attempt": A, "step": i, "config": {...}, "value": y,
   "true_value": f, "propose_s": t, "eval_s": e}`` for each evaluation, in the
   order results were told to the optimizer, with ``"scaling": {name: verdict}``
-  added for optimizers that detect the scale of ``auto`` hyperparameters;
+  added when the optimizer says something of the scale of ``auto`` hyperparameters;
 * ``{"kind": "done", run..., "attempt": A, "status": "ok" | "error", ...}``.
 
 ``run...`` stands for the run's key: ``problem``, ``optimizer``, ``seed``,
@@ -102,9 +102,9 @@ def run_one(key: RunKey, *, cache_dir: str | None = None) -> Iterator[dict[str, 
             "step": step, "config": config, "value": value, "true_value": true_value,
             "propose_s": propose_s, "eval_s": eval_s,
         }
-        detected = getattr(optimizer, "detected_scaling", None)
-        if detected is not None:  # what the optimizer's last model says of each auto scale
-            record["scaling"] = {name: verdict for name, (verdict, _) in detected().items()}
+        detected = optimizer.detected_scaling()
+        if detected:  # what the optimizer's last model says of each auto scale
+            record["scaling"] = {name: verdict for name, (verdict, _) in detected.items()}
         yield record
         if asked < key.budget:
             ask(1)
