@@ -106,7 +106,10 @@ def _bench_parser(bench: argparse.ArgumentParser) -> None:
     latency.add_argument("--dims", nargs="+", type=int, default=[5, 20], metavar="D")
     latency.add_argument("--n", nargs="+", type=int, default=[20, 100, 300], metavar="N")
     latency.add_argument("--cutoff", type=float, default=60.0, help="seconds per cell")
-    latency.add_argument("--loop-steps", type=int, default=5, help="asks timed in the loop")
+    latency.add_argument(
+        "--loop-steps", type=int, default=None,
+        help="asks timed in the loop (default: n/10 + 1, at least 5, so one refit is included)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
 """Thin Cython binding of the C kernels in ``csrc/`` (Matérn-5/2 and its gradients,
-Kumaraswamy warp, log expected improvement).
+Kumaraswamy warp, log expected improvement), and two fused passes that string
+them together with BLAS/LAPACK (through ``scipy.linalg.cython_blas`` and
+``cython_lapack``, so the extension links no BLAS of its own): the marginal
+likelihood with its gradient, and the posterior with its gradient.
 
 Private: call :mod:`fasthpo.gp.kernels`, :mod:`fasthpo.gp.warping` and
 :mod:`fasthpo.gp.logei`, which
@@ -11,7 +14,10 @@ raise. Arrays arrive as typed memoryviews, so no NumPy headers are needed;
 outputs are allocated by the caller. Every call releases the GIL.
 """
 
+from libc.math cimport INFINITY, log, sqrt
 from libc.stddef cimport ptrdiff_t
+from scipy.linalg.cython_blas cimport dtrsm
+from scipy.linalg.cython_lapack cimport dpotrf, dpotri, dpotrs
 
 
 cdef extern from "fasthpo_native.h" nogil:
@@ -226,3 +232,172 @@ def erfcx(const double[::1] x, double[::1] out):
         return
     with nogil:
         fh_erfcx(&x[0], n, &out[0])
+
+
+cdef double _LOG_2PI = 1.8378770664093454835606594728112
+
+
+def gp_lml_grad(const double[:, ::1] X, const double[::1] r,
+                const double[::1] lengthscales, double amplitude, double noise,
+                double[:, ::1] work, double[::1] alpha, double[::1] g_log_ls,
+                double[:, ::1] G_X=None):
+    """One evaluation of the log marginal likelihood and its gradient pieces.
+
+    K_y = k(X, X) + (noise + jitter) I, the jitter escalating x10 from 1e-9 a up
+    to 1e-2 a until LAPACK's dpotrf accepts it; alpha (n,) = K_y^-1 r. Then, in
+    the scratch ``work`` (n, n), dpotri's inverse becomes W = alpha alpha^T - K_y^-1
+    (upper triangle) for the fused gradient pass, which fills g_log_ls (d,) and,
+    unless None, G_X (n, d).
+
+    Returns (lml, g_log_amp, trace_W, jitter); lml = -inf (the other outputs
+    unspecified) when K_y cannot be factorised even with the largest jitter.
+    """
+    cdef Py_ssize_t n = X.shape[0]
+    cdef Py_ssize_t d = X.shape[1]
+    cdef Py_ssize_t i, j
+    cdef int fn = <int>n
+    cdef int one = 1
+    cdef int info = 0
+    cdef int rc = 0
+    cdef char uplo = b'L'
+    cdef double jitter = 1e-9 * amplitude
+    cdef double limit = 1e-2 * amplitude * (1.0 + 1e-9)
+    cdef double half_logdet = 0.0
+    cdef double quad = 0.0
+    cdef double trace = 0.0
+    cdef double g_log_amp = 0.0
+    cdef double *gx = NULL
+    _check_lengthscales(lengthscales, d)
+    _check_same_length(n, r.shape[0], "r")
+    _check_same_length(n, alpha.shape[0], "alpha")
+    _check_same_length(d, g_log_ls.shape[0], "g_log_ls")
+    _check_shape(work.shape[0], work.shape[1], n, n, "work")
+    if G_X is not None:
+        _check_shape(G_X.shape[0], G_X.shape[1], n, d, "output G_X")
+        gx = &G_X[0, 0] if n else NULL
+    if n == 0:
+        g_log_ls[:] = 0.0
+        return 0.0, 0.0, 0.0, jitter
+    if n > 2147483647:
+        raise ValueError(f"n={n} is beyond LAPACK's 32-bit sizes")
+    with nogil:
+        rc = fh_matern52_symmetric(&X[0, 0], n, d, &lengthscales[0], amplitude, &work[0, 0])
+        if rc == 0:
+            # Row-major upper triangle = column-major lower ('L'): dpotrf and dpotri
+            # write only there, so the strict lower triangle keeps K for a retry.
+            while True:
+                for i in range(n):
+                    work[i, i] = amplitude + noise + jitter
+                dpotrf(&uplo, &fn, &work[0, 0], &fn, &info)
+                if info == 0 or jitter > limit:
+                    break
+                jitter *= 10.0
+                for i in range(n):
+                    for j in range(i + 1, n):
+                        work[i, j] = work[j, i]
+    if rc != 0:
+        raise MemoryError(f"gp_lml_grad: cannot allocate scratch for n={n}, d={d}")
+    if info != 0:
+        return -INFINITY, 0.0, 0.0, jitter
+    with nogil:
+        for i in range(n):
+            half_logdet += log(work[i, i])
+            alpha[i] = r[i]
+        dpotrs(&uplo, &fn, &one, &work[0, 0], &fn, &alpha[0], &fn, &info)
+        for i in range(n):
+            quad += r[i] * alpha[i]
+        dpotri(&uplo, &fn, &work[0, 0], &fn, &info)
+        if info == 0:
+            for i in range(n):
+                for j in range(i, n):
+                    work[i, j] = alpha[i] * alpha[j] - work[i, j]
+                trace += work[i, i]
+            rc = fh_matern52_lml_grad(&X[0, 0], n, d, &lengthscales[0], amplitude,
+                                      &work[0, 0], &g_log_ls[0], &g_log_amp, gx)
+    if info != 0:
+        return -INFINITY, 0.0, 0.0, jitter
+    if rc != 0:
+        raise MemoryError(f"gp_lml_grad: cannot allocate scratch for n={n}, d={d}")
+    return -0.5 * quad - half_logdet - 0.5 * n * _LOG_2PI, g_log_amp, trace, jitter
+
+
+def gp_posterior_grad(const double[:, ::1] Z, const double[:, ::1] X, const double[:, ::1] L,
+                      const double[::1] alpha, const double[::1] lengthscales,
+                      double amplitude, double mean, double[::1] mu, double[::1] std,
+                      double[:, ::1] dmu, double[:, ::1] dstd, double[:, ::1] work):
+    """Posterior mean mu (m,), standard deviation std (m,) and their gradients (m, d) at Z (m, d).
+
+    L (n, n) is the lower Cholesky factor of K_y (row-major), alpha (n,) = K_y^-1 (y - c);
+    work (m, n) is scratch. mu = c + k*^T alpha, v = L^-1 k*, std^2 = a - v.v
+    (floored at 1e-12 a), beta = L^-T v; dmu = sum_i alpha_i dk(z, x_i)/dz and
+    dstd = -sum_i beta_i / std dk(z, x_i)/dz, both by the cross-gradient kernel.
+    """
+    cdef Py_ssize_t m = Z.shape[0]
+    cdef Py_ssize_t n = X.shape[0]
+    cdef Py_ssize_t d = Z.shape[1]
+    cdef Py_ssize_t c, i
+    cdef int fn = <int>n
+    cdef int fm = <int>m
+    cdef double one = 1.0
+    cdef double acc, var
+    cdef char side = b'L'
+    cdef char upper = b'U'
+    cdef char trans = b'T'
+    cdef char notrans = b'N'
+    cdef char nonunit = b'N'
+    cdef int rc = 0
+    if X.shape[1] != d:
+        raise ValueError(f"Z has d={d} columns but X has {X.shape[1]}")
+    _check_lengthscales(lengthscales, d)
+    _check_shape(L.shape[0], L.shape[1], n, n, "L")
+    _check_same_length(n, alpha.shape[0], "alpha")
+    _check_same_length(m, mu.shape[0], "mu")
+    _check_same_length(m, std.shape[0], "std")
+    _check_shape(dmu.shape[0], dmu.shape[1], m, d, "output dmu")
+    _check_shape(dstd.shape[0], dstd.shape[1], m, d, "output dstd")
+    _check_shape(work.shape[0], work.shape[1], m, n, "work")
+    if m == 0:
+        return
+    if n == 0:
+        mu[:] = mean
+        std[:] = sqrt(amplitude)
+        dmu[:, :] = 0.0
+        dstd[:, :] = 0.0
+        return
+    if n > 2147483647 or m > 2147483647:
+        raise ValueError(f"m={m}, n={n} are beyond BLAS's 32-bit sizes")
+    with nogil:
+        rc = fh_matern52_cross(&Z[0, 0], m, &X[0, 0], n, d, &lengthscales[0], amplitude,
+                               &work[0, 0])
+        if rc == 0:
+            for c in range(m):
+                acc = 0.0
+                for i in range(n):
+                    acc = acc + work[c, i] * alpha[i]
+                mu[c] = mean + acc
+            # Row-major work (m, n) is column-major (n, m) with k* in its columns, and
+            # row-major lower L is column-major upper L^T: v = L^-1 k* solves L^T' x = k*.
+            dtrsm(&side, &upper, &trans, &nonunit, &fn, &fm, &one, &L[0, 0], &fn,
+                  &work[0, 0], &fn)
+            for c in range(m):
+                acc = 0.0
+                for i in range(n):
+                    acc = acc + work[c, i] * work[c, i]
+                var = amplitude - acc
+                if var < 1e-12 * amplitude:
+                    var = 1e-12 * amplitude
+                std[c] = sqrt(var)
+            dtrsm(&side, &upper, &notrans, &nonunit, &fn, &fm, &one, &L[0, 0], &fn,
+                  &work[0, 0], &fn)
+            for c in range(m):
+                for i in range(n):
+                    work[c, i] = -work[c, i] / std[c]
+            rc = fh_matern52_cross_grad(&Z[0, 0], m, &X[0, 0], n, d, &lengthscales[0],
+                                        amplitude, &work[0, 0], &dstd[0, 0])
+            c = 0
+            while rc == 0 and c < m:
+                rc = fh_matern52_cross_grad(&Z[c, 0], 1, &X[0, 0], n, d, &lengthscales[0],
+                                            amplitude, &alpha[0], &dmu[c, 0])
+                c = c + 1
+    if rc != 0:
+        raise MemoryError(f"gp_posterior_grad: cannot allocate scratch for m={m}, n={n}, d={d}")

@@ -121,6 +121,59 @@ def matern52_cross_grad(
     return G
 
 
+def gp_lml_grad(
+    X: np.ndarray, r: np.ndarray, lengthscales: np.ndarray, amplitude: float, noise: float,
+    input_grad: bool = False,
+) -> tuple[float, np.ndarray, float, float, float, np.ndarray | None]:
+    """(lml, g_log_ls, g_log_amp, g_log_noise, g_mean, G_X or None) from dense matrices.
+
+    K_y = K + (noise + jitter) I with the jitter escalating x10 from 1e-9 a until
+    NumPy's Cholesky accepts it (-inf and zeros past 1e-2 a), alpha = K_y^-1 r,
+    lml = -1/2 r.alpha - 1/2 log det K_y - n/2 log 2 pi, W = alpha alpha^T - K_y^-1;
+    the lengthscale, amplitude and input parts come from :func:`matern52_lml_grad`,
+    the noise part is 1/2 noise tr W and the mean part sum(alpha).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    r = np.asarray(r, dtype=np.float64)
+    n, d = X.shape
+    K = matern52(X, None, lengthscales, amplitude)
+    jitter = 1e-9 * amplitude
+    while True:
+        try:
+            L = np.linalg.cholesky(K + (noise + jitter) * np.eye(n))
+            break
+        except np.linalg.LinAlgError:
+            if jitter > 1e-2 * amplitude * (1.0 + 1e-9):
+                return -np.inf, np.zeros(d), 0.0, 0.0, 0.0, np.zeros((n, d)) if input_grad else None
+            jitter *= 10.0
+    K_inv = np.linalg.inv(L @ L.T)
+    alpha = K_inv @ r
+    lml = -0.5 * float(r @ alpha) - float(np.sum(np.log(np.diag(L)))) - 0.5 * n * np.log(2.0 * np.pi)
+    W = np.outer(alpha, alpha) - K_inv
+    g_ls, g_amp, G_X = matern52_lml_grad(X, W, lengthscales, amplitude, input_grad)
+    return lml, g_ls, g_amp, 0.5 * noise * float(np.trace(W)), float(alpha.sum()), G_X
+
+
+def gp_posterior_grad(
+    Z: np.ndarray, X: np.ndarray, L: np.ndarray, alpha: np.ndarray, lengthscales: np.ndarray,
+    amplitude: float, mean: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(mu, std, dmu, dstd) of a GP with Cholesky factor L of K_y and alpha = K_y^-1 (y - c).
+
+    mu = c + k*^T alpha, std = sqrt(max(a - k*^T K_y^-1 k*, 1e-12 a)),
+    dmu = sum_i alpha_i dk/dz, dstd = -(1/std) sum_i (K_y^-1 k*)_i dk/dz.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    K_inv = np.linalg.inv(L @ L.T)
+    Ks = matern52(Z, X, lengthscales, amplitude)
+    mu = mean + Ks @ alpha
+    beta = Ks @ K_inv
+    std = np.sqrt(np.maximum(amplitude - np.sum(beta * Ks, axis=1), 1e-12 * amplitude))
+    dmu = matern52_cross_grad(Z, X, np.tile(alpha, (len(Z), 1)), lengthscales, amplitude)
+    dstd = matern52_cross_grad(Z, X, -beta / std[:, None], lengthscales, amplitude)
+    return mu, std, dmu, dstd
+
+
 def log_h(z: np.ndarray) -> np.ndarray:
     """log h(z), h(z) = phi(z) + z Phi(z), in the two regimes of Ament et al. (2023).
 

@@ -33,10 +33,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.linalg import cho_solve, cholesky, solve_triangular
-from scipy.linalg.lapack import dpotri
 from scipy.optimize import minimize
 
-from fasthpo.gp.kernels import matern52, matern52_cross_grad, matern52_lml_grad
+from fasthpo.gp import _native
+from fasthpo.gp.arguments import as_points
+from fasthpo.gp.kernels import matern52
+from fasthpo.gp.likelihood import MarginalLikelihood
 from fasthpo.gp.priors import AMPLITUDE_PRIOR, NOISE_PRIOR, lengthscale_prior_mean, log_prior
 from fasthpo.gp.warping import InputWarp
 
@@ -165,50 +167,74 @@ def log_marginal_likelihood(
     return -0.5 * float(r @ alpha) - float(np.log(np.diag(L)).sum()) - 0.5 * n * LOG_2PI
 
 
-def neg_log_posterior(
-    theta: np.ndarray, X: np.ndarray, y: np.ndarray, warp_columns: Sequence[int] = ()
-) -> tuple[float, np.ndarray]:
-    """−log p(y | θ) − log p(θ) and its gradient in θ.
+class NegLogPosterior:
+    """−log p(y | θ) − log p(θ) and its gradient in θ on fixed data: the MAP fit's objective.
 
     X holds the encoded (unwarped) points; the columns in ``warp_columns`` are warped
     by the shapes at the end of θ before the kernel sees them, and their gradient
     comes through the inputs: ∂L/∂log a_j = Σ_i G_X[i, c_j] ∂w/∂a(x_ic_j) a_j, with
-    G_X from the same fused pass as the lengthscale gradient.
+    G_X from the same fused pass as the lengthscale gradient. The data are checked
+    once here; each evaluation is then one native call (:mod:`fasthpo.gp.likelihood`)
+    plus O(n m + D) work in Python. ``evaluations`` counts the calls.
     """
-    hp = Hyperparameters.from_vector(theta, warp_columns)
-    n, dim = X.shape
-    m = len(warp_columns)
-    warp = hp.warp
-    Xw = warp.apply(X) if m else X
-    ls, amp, noise = hp.lengthscales, hp.amplitude, hp.noise
-    K = matern52(Xw, lengthscales=ls, amplitude=amp)
-    K[np.diag_indices(n)] += noise
-    try:
-        L, _ = _factorize(K, amp)
-    except np.linalg.LinAlgError:
-        return 1e25, np.zeros_like(theta)
-    r = y - hp.mean
-    alpha = cho_solve((L, True), r, check_finite=False)
-    Kinv, info = dpotri(L, lower=1)  # lower triangle of K_y⁻¹ from the factor, n³/3 flops
-    if info != 0:
-        return 1e25, np.zeros_like(theta)
-    Kinv = np.tril(Kinv)
-    Kinv += np.tril(Kinv, -1).T
-    W = np.outer(alpha, alpha)
-    W -= Kinv
-    g_ls, g_amp, G_X = matern52_lml_grad(Xw, W, lengthscales=ls, amplitude=amp, input_grad=m > 0)
-    lml = -0.5 * float(r @ alpha) - float(np.log(np.diag(L)).sum()) - 0.5 * n * LOG_2PI
-    grad = np.empty_like(theta)
-    grad[:dim] = g_ls
-    grad[dim] = g_amp
-    grad[dim + 1] = 0.5 * noise * float(np.trace(W))
-    grad[dim + 2] = float(alpha.sum())
-    if m:
-        assert G_X is not None
-        grad[dim + 3 : dim + 3 + m], grad[dim + 3 + m :] = warp.chain(X, G_X)
 
-    prior, prior_grad = log_prior(theta, dim)
-    return -(lml + prior), -(grad + prior_grad)
+    def __init__(self, X: np.ndarray, y: np.ndarray, warp_columns: Sequence[int] = ()) -> None:
+        self.X = as_points(X, "X")
+        self.columns = tuple(int(c) for c in warp_columns)
+        self.likelihood = MarginalLikelihood(y)
+        if len(self.X) != len(self.likelihood.y):
+            raise ValueError(f"X has {len(self.X)} rows but y has {len(self.likelihood.y)} values")
+        self.evaluations = 0
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        self.evaluations += 1
+        dim, m = self.X.shape[1], len(self.columns)
+        if not np.isfinite(theta).all():
+            return 1e25, np.zeros_like(theta)
+        scales = np.exp(theta)
+        warp = InputWarp(self.columns, scales[dim + 3 : dim + 3 + m], scales[dim + 3 + m :])
+        Xw = warp.apply(self.X) if m else self.X
+        g = self.likelihood._evaluate(
+            Xw, scales[:dim], float(scales[dim]), float(scales[dim + 1]), float(theta[dim + 2]), m > 0
+        )
+        if not math.isfinite(g.value):
+            return 1e25, np.zeros_like(theta)
+        grad = np.empty_like(theta)
+        grad[:dim] = g.log_lengthscales
+        grad[dim] = g.log_amplitude
+        grad[dim + 1] = g.log_noise
+        grad[dim + 2] = g.mean
+        if m:
+            assert g.inputs is not None
+            grad[dim + 3 : dim + 3 + m], grad[dim + 3 + m :] = warp.chain(self.X, g.inputs)
+        prior, prior_grad = log_prior(theta, dim)
+        return -(g.value + prior), -(grad + prior_grad)
+
+
+def neg_log_posterior(
+    theta: np.ndarray, X: np.ndarray, y: np.ndarray, warp_columns: Sequence[int] = ()
+) -> tuple[float, np.ndarray]:
+    """−log p(y | θ) − log p(θ) and its gradient in θ (one evaluation of :class:`NegLogPosterior`)."""
+    return NegLogPosterior(X, y, warp_columns)(np.asarray(theta, dtype=float))
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How hard the MAP fit works.
+
+    Attributes
+    ----------
+    maxiter
+        L-BFGS-B iterations per start.
+    ftol
+        Stop when the objective's relative decrease in an iteration falls below this.
+    gtol
+        Stop when the largest projected gradient entry falls below this.
+    """
+
+    maxiter: int = 200
+    ftol: float = 2.220446049250313e-09  # scipy's default
+    gtol: float = 1e-5
 
 
 def fit_hyperparameters(
@@ -216,28 +242,32 @@ def fit_hyperparameters(
     y: np.ndarray,
     *,
     starts: list[Hyperparameters],
-    maxiter: int = 200,
+    maxiter: int | None = None,
+    settings: FitSettings = FitSettings(),
 ) -> Hyperparameters:
     """MAP hyperparameters by L-BFGS-B with analytic gradients, best of the given starts.
 
     X holds encoded points; the starts' ``warp_columns`` (all the same) say which
-    columns are warped, and their warp shapes are fitted with the rest.
+    columns are warped, and their warp shapes are fitted with the rest. ``maxiter``,
+    when given, overrides ``settings.maxiter``.
     """
     best: tuple[float, np.ndarray] | None = None
     columns = starts[0].warp_columns
     box = bounds(X.shape[1], len(columns))
+    objective = NegLogPosterior(X, y, columns)
+    options = {
+        "maxiter": settings.maxiter if maxiter is None else maxiter,
+        "ftol": settings.ftol,
+        "gtol": settings.gtol,
+    }
     for start in starts:
         result = minimize(
-            neg_log_posterior,
-            start.clipped().vector(),
-            args=(X, y, columns),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=box,
-            options={"maxiter": maxiter},
+            objective, start.clipped().vector(), jac=True, method="L-BFGS-B", bounds=box,
+            options=options,
         )
         if np.isfinite(result.fun) and (best is None or result.fun < best[0]):
             best = (float(result.fun), result.x)
+    log.debug("MAP fit: n=%d, %d evaluations", len(y), objective.evaluations)
     if best is None:
         return starts[0].clipped()
     return Hyperparameters.from_vector(best[1], columns)
@@ -262,7 +292,8 @@ class GaussianProcess:
         self.y = np.asarray(y, dtype=float).copy()
         K = matern52(self.X, lengthscales=self._ls, amplitude=self._amp)
         K[np.diag_indices(len(self.X))] += hp.noise
-        self.L, self.jitter = _factorize(K, self._amp)
+        L, self.jitter = _factorize(K, self._amp)
+        self.L = np.ascontiguousarray(L)  # row-major, as the native posterior pass reads it
         self._solve()
 
     def _solve(self) -> None:
@@ -310,16 +341,17 @@ class GaussianProcess:
     def predict_with_grad(
         self, Z: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Mean, standard deviation and their gradients (m, D) at Z (m, D)."""
+        """Mean, standard deviation and their gradients (m, D) at Z (m, D), in one native pass
+        (the acquisition polish calls this at every step)."""
         Z = np.ascontiguousarray(Z, dtype=float)
-        mean, std, V = self._posterior(Z)
-        beta = solve_triangular(self.L.T, V, lower=False, check_finite=False)  # K_y⁻¹ k*
-        m = len(Z)
-        alpha = np.ascontiguousarray(np.broadcast_to(self.alpha, (m, len(self.alpha))))
-        dmean = matern52_cross_grad(Z, self.X, alpha, lengthscales=self._ls, amplitude=self._amp)
-        dvar = matern52_cross_grad(
-            Z, self.X, np.ascontiguousarray(-2.0 * beta.T), lengthscales=self._ls,
-            amplitude=self._amp,
+        m, d = Z.shape
+        n = len(self.y)
+        mean, std = np.empty(m), np.empty(m)
+        dmean, dstd = np.empty((m, d)), np.empty((m, d))
+        if not np.isfinite(Z).all():
+            raise ValueError("Z must be finite")
+        _native.gp_posterior_grad(
+            Z, self.X, self.L, self.alpha, self._ls, self._amp, self.hp.mean, mean, std, dmean,
+            dstd, np.empty((m, n)),
         )
-        dstd = dvar / (2.0 * std[:, None])
         return mean, std, dmean, dstd

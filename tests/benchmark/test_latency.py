@@ -25,6 +25,8 @@ def test_a_real_cell_reports_positive_times():
     assert (cell.optimizer, cell.d, cell.n, cell.status) == ("fasthpo-random", 2, 5, "ok")
     assert cell.fresh_s is not None and cell.fresh_s > 0
     assert cell.loop_median_s is not None and cell.loop_median_s > 0
+    assert cell.loop_mean_s is not None and cell.loop_mean_s > 0
+    assert cell.loop_steps == 3
     assert len(lines) == 1 and lines[0].startswith("fasthpo-random d=2 n=5: ok")
 
 
@@ -44,7 +46,7 @@ def test_the_child_prints_one_json_result_line():
 def test_a_cutoff_shorter_than_start_up_times_out_and_spares_larger_cells():
     cells = measure_latency(["fasthpo-random"], [2], [5, 50], cutoff_s=0.01)
     assert [c.status for c in cells] == ["timeout", "timeout"]
-    assert all(c.loop_median_s is None for c in cells)
+    assert all(c.loop_mean_s is None and c.loop_median_s is None for c in cells)
     assert "not run" in cells[1].detail
 
 
@@ -77,23 +79,29 @@ def test_bad_arguments_are_refused():
         measure_latency(["fasthpo-random"], [2], [5], loop_steps=0)
 
 
-def test_format_latency_states_ratios_against_the_first_optimizer():
+def test_the_loop_covers_a_refit_period_by_default():
+    assert latency.default_loop_steps(20) == 5
+    assert latency.default_loop_steps(100) == 11
+    assert latency.default_loop_steps(1000) == 101
+
+
+def test_format_latency_states_fresh_and_loop_mean_with_ratios_against_the_first_optimizer():
     cells = [
-        LatencyCell("fast", 5, 20, 0.004, 0.002, "ok"),
-        LatencyCell("slow", 5, 20, 0.040, 0.010, "ok"),
-        LatencyCell("slower", 5, 20, None, None, "timeout"),
-        LatencyCell("fast", 5, 100, None, None, "error: boom"),
-        LatencyCell("slow", 5, 100, 1.5, 1.25, "ok"),
-        LatencyCell("slower", 5, 100, None, None, "unavailable", "needs x"),
+        LatencyCell("fast", 5, 20, 0.004, 0.002, 0.001, "ok"),
+        LatencyCell("slow", 5, 20, 0.040, 0.010, 0.010, "ok"),
+        LatencyCell("slower", 5, 20, None, None, None, "timeout"),
+        LatencyCell("fast", 5, 100, None, None, None, "error: boom"),
+        LatencyCell("slow", 5, 100, 1.5, 1.25, 1.0, "ok"),
+        LatencyCell("slower", 5, 100, None, None, None, "unavailable", "needs x"),
     ]
-    table = format_latency(cells)
-    lines = table.splitlines()
-    assert "fast is faster" in lines[0]
-    assert lines[2] == "| d | n | fast | slow | slower |"
-    assert lines[4] == "| 5 | 20 | 2.00 | 10.0 (5.0×) | timeout |"
-    assert lines[5] == "| 5 | 100 | error | 1,250 | unavailable |"  # no base: no ratio
-    fresh = format_latency(cells, metric="fresh").splitlines()
-    assert fresh[4] == "| 5 | 20 | 4.00 | 40.0 (10.0×) | timeout |"
+    lines = format_latency(cells).splitlines()
+    assert "fast is faster" in lines[0] and "mean" in lines[0]
+    assert lines[2] == (
+        "| d | n | fast fresh | fast loop | slow fresh | slow loop | slower fresh | slower loop |"
+    )
+    assert lines[4] == "| 5 | 20 | 4.00 | 2.00 | 40.0 (10.0×) | 10.0 (5.0×) | timeout | timeout |"
+    # no base: no ratio
+    assert lines[5] == "| 5 | 100 | error | error | 1,500 | 1,250 | unavailable | unavailable |"
 
 
 def test_format_latency_of_nothing():

@@ -162,3 +162,18 @@ def test_subset_model_above_max_points():
     (c,) = opt.ask(1)
     problem.space.validate(c)
     assert len(opt._model) == 40
+
+
+def test_hyperparameters_fitted_on_a_subset_and_the_model_conditioned_on_all():
+    problem = get_problem("hartmann3")
+    opt = BayesianOptimizer(problem.space, seed=0, fit_points=30, refit_all_below=10)
+    for c in fasthpo.RandomSearch(problem.space, seed=0).ask(90):
+        opt.tell(c, problem.evaluate(c))
+    (c,) = opt.ask(1)
+    problem.space.validate(c)
+    assert len(opt._model) == 90
+    # the model keeps working between refits and across the next one
+    for _ in range(12):
+        (c,) = opt.ask(1)
+        opt.tell(c, problem.evaluate(c))
+    assert opt._fitted_n > 90
