@@ -251,6 +251,7 @@ def gp_lml_grad(const double[:, ::1] X, const double[::1] r,
 
     Returns (lml, g_log_amp, trace_W, jitter); lml = -inf (the other outputs
     unspecified) when K_y cannot be factorised even with the largest jitter.
+    With g_log_ls None only lml (and alpha) is computed: no inverse, no gradient.
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef Py_ssize_t d = X.shape[1]
@@ -270,13 +271,15 @@ def gp_lml_grad(const double[:, ::1] X, const double[::1] r,
     _check_lengthscales(lengthscales, d)
     _check_same_length(n, r.shape[0], "r")
     _check_same_length(n, alpha.shape[0], "alpha")
-    _check_same_length(d, g_log_ls.shape[0], "g_log_ls")
+    if g_log_ls is not None:
+        _check_same_length(d, g_log_ls.shape[0], "g_log_ls")
     _check_shape(work.shape[0], work.shape[1], n, n, "work")
     if G_X is not None:
         _check_shape(G_X.shape[0], G_X.shape[1], n, d, "output G_X")
         gx = &G_X[0, 0] if n else NULL
     if n == 0:
-        g_log_ls[:] = 0.0
+        if g_log_ls is not None:
+            g_log_ls[:] = 0.0
         return 0.0, 0.0, 0.0, jitter
     if n > 2147483647:
         raise ValueError(f"n={n} is beyond LAPACK's 32-bit sizes")
@@ -306,6 +309,9 @@ def gp_lml_grad(const double[:, ::1] X, const double[::1] r,
         dpotrs(&uplo, &fn, &one, &work[0, 0], &fn, &alpha[0], &fn, &info)
         for i in range(n):
             quad += r[i] * alpha[i]
+    if g_log_ls is None:  # the value alone: no inverse, no gradient pass
+        return -0.5 * quad - half_logdet - 0.5 * n * _LOG_2PI, 0.0, 0.0, jitter
+    with nogil:
         dpotri(&uplo, &fn, &work[0, 0], &fn, &info)
         if info == 0:
             for i in range(n):

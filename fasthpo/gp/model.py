@@ -146,27 +146,6 @@ def _factorize(K: np.ndarray, base: float) -> tuple[np.ndarray, float]:
             log.debug("kernel matrix not positive definite: jitter raised to %.3g", jitter)
 
 
-def log_marginal_likelihood(
-    X: np.ndarray, y: np.ndarray, *, lengthscales: np.ndarray, amplitude: float, noise: float,
-    mean: float,
-) -> float:
-    """log p(y | θ) of points X already in the kernel's coordinates (warped), without the prior.
-
-    For callers that compare likelihoods under changed inputs or lengthscales (the
-    scale verdicts); −inf when K_y cannot be factorised even with the largest jitter.
-    """
-    n = len(y)
-    K = matern52(X, lengthscales=lengthscales, amplitude=amplitude)
-    K[np.diag_indices(n)] += noise
-    try:
-        L, _ = _factorize(K, amplitude)
-    except np.linalg.LinAlgError:
-        return -math.inf
-    r = y - mean
-    alpha = cho_solve((L, True), r, check_finite=False)
-    return -0.5 * float(r @ alpha) - float(np.log(np.diag(L)).sum()) - 0.5 * n * LOG_2PI
-
-
 class NegLogPosterior:
     """−log p(y | θ) − log p(θ) and its gradient in θ on fixed data: the MAP fit's objective.
 

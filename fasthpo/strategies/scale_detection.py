@@ -53,7 +53,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from fasthpo.gp.model import log_marginal_likelihood
+from fasthpo.gp.likelihood import MarginalLikelihood
 from fasthpo.space import Continuous, Integer
 
 Verdict = Literal["linear", "log", "reverse_log", "undetermined"]
@@ -205,6 +205,7 @@ def verdicts(
     if len(y) > VERDICT_POINTS:
         rows = np.sort(rng.choice(len(y), VERDICT_POINTS, replace=False))
         X, Xw, y = X[rows], Xw[rows], y[rows]
+    likelihood = MarginalLikelihood(y)  # one scratch for every comparison below
     out: dict[str, tuple[Verdict, dict[str, Any]]] = {}
     for p, column, prior, a, b in zip(params, columns, priors, warp_a, warp_b, strict=True):
         u = prior.inverse(X[:, column])
@@ -218,7 +219,7 @@ def verdicts(
             out[p.name] = ("linear", evidence)
             continue
         loglik = {
-            name: _profile_loglik(Xw, y, column, g, lengthscales, amplitude, noise, mean)
+            name: _profile_loglik(likelihood, Xw, column, g, lengthscales, amplitude, noise, mean)
             for name, g in maps.items()
         }
         ranked = sorted(loglik, key=loglik.__getitem__, reverse=True)
@@ -231,8 +232,8 @@ def verdicts(
 
 
 def _profile_loglik(
-    Xw: np.ndarray, y: np.ndarray, column: int, g: np.ndarray, lengthscales: np.ndarray,
-    amplitude: float, noise: float, mean: float,
+    likelihood: MarginalLikelihood, Xw: np.ndarray, column: int, g: np.ndarray,
+    lengthscales: np.ndarray, amplitude: float, noise: float, mean: float,
 ) -> float:
     """Largest log marginal likelihood over the coordinate's lengthscale, the rest held fixed."""
     X = Xw.copy()
@@ -241,7 +242,7 @@ def _profile_loglik(
     best = -math.inf
     for log_l in _LOG_LENGTHSCALES:
         ls[column] = math.exp(log_l)
-        value = log_marginal_likelihood(X, y, lengthscales=ls, amplitude=amplitude, noise=noise, mean=mean)
+        value = likelihood.value(X, lengthscales=ls, amplitude=amplitude, noise=noise, mean=mean)
         best = max(best, value)
     return best
 

@@ -40,6 +40,18 @@ def test_likelihood_matches_reference(n: int, d: int, input_grad: bool) -> None:
         assert got.inputs is None
 
 
+@pytest.mark.parametrize(("n", "d"), [(1, 1), (40, 5), (120, 20)])
+def test_likelihood_value_alone_matches_reference_and_full_evaluation(n: int, d: int) -> None:
+    X, y, ls = _data(n, d, seed=2 * n + d)
+    lik = MarginalLikelihood(y)
+    alone = lik.value(X, lengthscales=ls, amplitude=0.7, noise=1e-4, mean=-0.1)
+    full = lik(X, lengthscales=ls, amplitude=0.7, noise=1e-4, mean=-0.1).value
+    assert alone == pytest.approx(_reference.gp_lml_grad(X, y + 0.1, ls, 0.7, 1e-4)[0], rel=1e-9)
+    assert alone == pytest.approx(full, rel=1e-12)
+    with pytest.raises(ValueError, match="amplitude"):
+        lik.value(X, lengthscales=ls, amplitude=0.0, noise=1e-4, mean=0.0)
+
+
 def test_likelihood_gradient_matches_finite_differences() -> None:
     X, y, ls = _data(30, 4, seed=3)
     lik = MarginalLikelihood(y)
