@@ -56,7 +56,6 @@ this module only reads and checks, the records live in :mod:`fasthpo.jobspec`.
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import os
 import re
@@ -65,6 +64,7 @@ from pathlib import Path
 from typing import Any
 
 from fasthpo.errors import ConfigError
+from fasthpo.job_text import parse_json, parse_yaml
 from fasthpo.jobspec import (
     DEFAULT_MAX_TRIALS,
     EARLY_STOPPING_MODES,
@@ -104,20 +104,9 @@ def load_job(path: str | os.PathLike[str]) -> JobSpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("", f"{path}: cannot read the job file ({exc})") from None
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError("", f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        data = parse_json(text, str(path))
     else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            where = getattr(exc, "problem_mark", None)
-            at = f" at line {where.line + 1}" if where is not None else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ConfigError("", f"{path}: invalid YAML{at}: {problem}") from None
+        data = parse_yaml(text, str(path))
     return parse_job(data, base_dir=path.resolve().parent)
 
 
