@@ -76,6 +76,7 @@ from fasthpo.jobspec import (
     RetryPolicy,
     check_job_name,
 )
+from fasthpo.metric_regex import RegexError, compile_metric_regex
 from fasthpo.objective import Objective, check_aggregate, check_direction, check_metric_name
 from fasthpo.space import SearchSpace, check_name
 from fasthpo.strategies.registry import DEFAULT_STRATEGY, check_strategy_name
@@ -280,15 +281,9 @@ def _metrics(value: Any) -> tuple[MetricDefinition, ...]:
         if not isinstance(regex, str):
             raise ConfigError(f"{where}.regex", f"must be a string, got {regex!r}")
         try:
-            groups = re.compile(regex).groups
-        except re.error as exc:
-            raise ConfigError(f"{where}.regex", f"invalid regular expression {regex!r}: {exc}") from None
-        if groups != 1:
-            raise ConfigError(
-                f"{where}.regex",
-                f"must have exactly one capture group (the value), {regex!r} has {groups}; "
-                "use (?:...) for groups that are not the value",
-            )
+            compile_metric_regex(regex)
+        except RegexError as exc:
+            raise ConfigError(f"{where}.regex", str(exc)) from None
         if any(d.name == name for d in definitions):
             raise ConfigError(f"{where}.name", f"metric {name!r} is defined twice")
         definitions.append(MetricDefinition(name, regex))

@@ -12,12 +12,15 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fasthpo.errors import ConfigError
 from fasthpo.objective import Objective
 from fasthpo.space import SearchSpace
 from fasthpo.strategies.registry import DEFAULT_STRATEGY
+
+if TYPE_CHECKING:
+    from fasthpo.metric_regex import MetricPattern
 
 #: ``{{`` and ``}}`` are literal braces; ``{name}`` is a hyperparameter placeholder in an argv.
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -46,8 +49,11 @@ class MetricDefinition:
     regex: str
 
     @property
-    def pattern(self) -> re.Pattern[str]:
-        return re.compile(self.regex)
+    def pattern(self) -> MetricPattern:
+        """The regex compiled by RE2 (linear-time matching; see :mod:`fasthpo.metric_regex`)."""
+        from fasthpo.metric_regex import compile_metric_regex
+
+        return compile_metric_regex(self.regex)
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 
 from fasthpo.jobspec import MetricDefinition
+from fasthpo.metric_regex import MetricPattern, matched_values
 from fasthpo.metric_report import MetricReport
 
 MAX_LINE_BYTES = 64 * 1024
@@ -109,7 +109,7 @@ class RegexMetrics:
     """Applies metric definitions (one capture group each) to log lines."""
 
     def __init__(self, definitions: Sequence[MetricDefinition]) -> None:
-        self._patterns: list[tuple[str, re.Pattern[str]]] = [
+        self._patterns: list[tuple[str, MetricPattern]] = [
             (d.name, d.pattern) for d in definitions
         ]
 
@@ -119,8 +119,7 @@ class RegexMetrics:
         reports = []
         for line in lines:
             for name, pattern in self._patterns:
-                for match in pattern.finditer(line):
-                    text = match.group(1)
+                for text in matched_values(pattern, line):
                     value = parse_number(text) if text is not None else None
                     reports.append(
                         MetricReport(

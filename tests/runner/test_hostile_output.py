@@ -146,3 +146,55 @@ def test_report_file_hostile_lines_do_not_raise():
     reports = parse_report_lines(lines[:2])
     assert [(r.value, r.raw) for r in reports] == [(None, "<integer too large>")]
     assert sys.getrecursionlimit() > 0  # the bomb did not break the interpreter's state
+
+
+def test_a_catastrophic_metric_regex_cannot_stall_the_tuner(tmp_path):
+    """``(a+)+$`` backtracks for ages on ``'a' * 40 + 'b'`` in Python's ``re``; RE2 is linear."""
+    import subprocess
+    import tempfile
+
+    script = tmp_path / "hostile.py"
+    script.write_text(
+        "import sys\nprint('a' * 40 + 'b', flush=True)\n"
+        "print('a' * 60000 + 'b', flush=True)\nprint('loss=' + sys.argv[1])\n"
+    )
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({
+        "name": "redos",
+        "command": ["python", str(script), "{x}"],
+        "workdir": str(tmp_path),
+        "hyperparameters": {"x": {"type": "categorical", "values": ["0.5", "0.25"]}},
+        "objective": {"metric": "loss", "direction": "minimize"},
+        "metrics": [{"name": "hang", "regex": "(a+)+$"}, {"name": "loss", "regex": r"loss=(\S+)"}],
+        "strategy": "grid",
+        "limits": {"max_trials": 2},
+    }))
+    db = tmp_path / "store.db"
+    proc = subprocess.run(
+        [sys.executable, "-m", "fasthpo.cli", "run", str(job), "--db", str(db)],
+        capture_output=True, text=True, cwd=tempfile.gettempdir(), timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    with Store(db) as store:
+        trials = store.trials("redos")
+    assert sorted(t.objective for t in trials) == [0.25, 0.5]
+
+
+def test_metric_regexes_re2_refuses_are_named_at_load_time(tmp_path):
+    from fasthpo.config import load_job
+    from fasthpo.errors import ConfigError
+
+    for i, regex in enumerate([r"loss=(\d+) \1", r"(?<=loss=)(\d+)"]):
+        path = tmp_path / f"job{i}.json"
+        metrics = [{"name": "ok", "regex": r"ok=(\d+)"}, {"name": "loss", "regex": regex}]
+        path.write_text(json.dumps({
+            "name": "j", "command": ["python", "t.py"],
+            "hyperparameters": {"x": {"type": "continuous", "min": 0, "max": 1}},
+            "objective": {"metric": "loss", "direction": "minimize"}, "metrics": metrics,
+        }))
+        try:
+            load_job(path)
+        except ConfigError as exc:
+            assert exc.field == "metrics[1].regex" and "RE2" in str(exc)
+        else:
+            raise AssertionError(f"{regex!r} was accepted")
