@@ -114,9 +114,11 @@ class ObjectiveTracker:
         """Take one report into account (in the order the trial wrote them)."""
         if report.name != self.objective.metric:
             return
-        # Within an instance, arrival order is write order; across instances the
-        # report time decides, and a tie goes to the later arrival.
-        if self._last is None or report.reported_at >= self._last.reported_at:
+        # Within an instance, arrival order is write order (the reader merges its
+        # log lines and fasthpo.report calls in the order they were written);
+        # across instances the report time decides, and a tie goes to the later arrival.
+        last = self._last
+        if last is None or last.instance == report.instance or report.reported_at >= last.reported_at:
             self._last = report
         self._by_instance[report.instance] = report
 

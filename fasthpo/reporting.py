@@ -6,6 +6,12 @@ for talking to the tuner. The tuner tells a trial where to write through the
 ``FASTHPO_METRICS_FILE`` environment variable; each call appends one JSON line,
 written with a single ``write`` on a file opened in append mode so concurrent
 writers (several instances, several threads) never interleave within a line.
+
+Each record also holds the sizes of the process's stdout and stderr files at
+the time of the call (after flushing Python's own buffers), so the tuner can
+put a report exactly after the log lines printed before it: a trial that
+prints ``loss=5.0`` and then reports ``loss=3.0`` ends with 3.0, whichever
+the tuner reads first.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -54,7 +62,7 @@ def report(step: int | None = None, **metrics: Any) -> None:
         raise TypeError(f"fasthpo.report: step must be an int or None, got {step!r}")
     if not metrics:
         raise TypeError("fasthpo.report: give at least one metric, e.g. report(loss=0.25)")
-    record = {
+    record: dict[str, Any] = {
         "time": time.time(),
         "step": step,
         "metrics": {name: _metric_value(name, value) for name, value in metrics.items()},
@@ -62,12 +70,33 @@ def report(step: int | None = None, **metrics: Any) -> None:
     path = os.environ.get(METRICS_FILE_ENV)
     if not path:
         return
+    record.update(_log_sizes(os.path.dirname(path)))
     line = json.dumps(record, separators=(",", ":")) + "\n"
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line.encode("utf-8"))
     finally:
         os.close(fd)
+
+
+def _log_sizes(folder: str) -> dict[str, int]:
+    """How many bytes stdout and stderr hold now, for those still the tuner's log files.
+
+    The tuner keeps ``stdout.log`` and ``stderr.log`` beside the metrics file; a
+    process that sent its output elsewhere gives no size for it.
+    """
+    sizes = {}
+    for name, stream, fd in (("stdout", sys.stdout, 1), ("stderr", sys.stderr, 2)):
+        try:
+            if stream is not None:
+                stream.flush()  # what print() buffered was written before this report
+            info = os.fstat(fd)
+            log = os.stat(os.path.join(folder, f"{name}.log"))
+        except (OSError, ValueError):  # closed or replaced streams: no position to give
+            continue
+        if stat.S_ISREG(info.st_mode) and os.path.samestat(info, log):
+            sizes[name] = info.st_size
+    return sizes
 
 
 def hyperparameters() -> dict[str, Any]:

@@ -42,13 +42,12 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 
 from fasthpo.jobspec import MetricDefinition, Resources
 from fasthpo.runner.backend import Event, Exited, Reported, TrialLaunch
 from fasthpo.runner.command import build_argv
-from fasthpo.runner.logs import LineFollower, RegexMetrics, parse_report_lines
+from fasthpo.runner.logs import InstanceOutput, RegexMetrics
 from fasthpo.runner.resources import DevicePool, InstanceDevices, pinned
 from fasthpo.trial_env import (
     ATTEMPT_ENV,
@@ -71,8 +70,7 @@ class _Instance:
     rank: int
     process: subprocess.Popen[bytes]
     directory: Path  # where its logs go
-    followers: tuple[LineFollower, LineFollower]
-    reports: LineFollower
+    output: InstanceOutput
     pidfd: int | None = None
     exit_code: int | None = None  # set once reaped
     drained: bool = False  # exited, and every byte it wrote has been read
@@ -307,8 +305,7 @@ class LocalBackend:
             rank=rank,
             process=process,
             directory=folder,
-            followers=(LineFollower(folder / "stdout.log"), LineFollower(folder / "stderr.log")),
-            reports=LineFollower(metrics_file),
+            output=InstanceOutput(folder / "stdout.log", folder / "stderr.log", metrics_file),
         )
         instance.pidfd = _pidfd(process.pid)
         if instance.pidfd is not None:
@@ -353,15 +350,12 @@ class LocalBackend:
             self._terminate(trial, force=False)  # its peers cannot finish without it
 
     def _read(self, trial: _Trial, instance: _Instance) -> list[Event]:
-        final = instance.exit_code is not None
-        stdout, stderr = instance.followers
-        lines = chain(stdout.lines(final=final), stderr.lines(final=final))
-        reports = self.regex.parse(lines, instance=instance.rank)
-        reports += parse_report_lines(instance.reports.lines(final=final), instance=instance.rank)
-        caught_up = stdout.caught_up and stderr.caught_up and instance.reports.caught_up
+        reports = instance.output.read(
+            self.regex, instance=instance.rank, final=instance.exit_code is not None
+        )
         # One chunk per file and poll bounds memory; a backlog is read on the next poll at once.
-        self._backlog |= not caught_up
-        instance.drained = final and caught_up
+        self._backlog |= instance.output.backlog
+        instance.drained = instance.output.drained
         return [Reported(trial.trial_id, r) for r in reports]
 
     def _enforce_limits(self, trial: _Trial, now: float) -> None:

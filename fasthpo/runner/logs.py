@@ -15,6 +15,7 @@ import math
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from fasthpo.jobspec import MetricDefinition
 from fasthpo.metric_regex import MetricPattern, matched_values
@@ -47,6 +48,14 @@ class LineFollower:
         self._overflow = False  # dropping the tail of an over-long line
         #: The last read reached the end of the file (a full chunk may mean more is waiting).
         self.caught_up = True
+        #: Byte offset just past the last line yielded (its newline included): where
+        #: a report that gives the file's size at the time it was made falls in the text.
+        self.position = 0
+
+    @property
+    def read_to(self) -> int:
+        """Bytes of the file read so far (complete lines and any unfinished one)."""
+        return self._offset
 
     def lines(self, *, final: bool = False) -> Iterator[str]:
         """New complete lines from at most one chunk of data, decoded lazily (bad bytes replaced).
@@ -61,9 +70,10 @@ class LineFollower:
                 data = fh.read(self.chunk)
         except FileNotFoundError:
             data = b""
+        base = self._offset
         self._offset += len(data)
         self.caught_up = len(data) < self.chunk
-        return self._split(data, flush=final and self.caught_up)
+        return self._split(data, base, flush=final and self.caught_up)
 
     def read(self, *, final: bool = False) -> list[str]:
         """New complete lines as a list: one chunk's worth, or with ``final`` all that is left."""
@@ -72,7 +82,7 @@ class LineFollower:
             lines += self.lines(final=True)
         return lines
 
-    def _split(self, data: bytes, *, flush: bool) -> Iterator[str]:
+    def _split(self, data: bytes, base: int, *, flush: bool) -> Iterator[str]:
         start = 0
         while start < len(data):
             end = data.find(b"\n", start)
@@ -88,11 +98,13 @@ class LineFollower:
             self._partial.clear()
             self._overflow = False
             start = end + 1
+            self.position = base + start
             yield line
         if flush and (self._partial or self._overflow):
             line = self._partial.decode("utf-8", "replace")
             self._partial.clear()
             self._overflow = False
+            self.position = base + len(data)
             yield line
 
 
@@ -113,9 +125,12 @@ class RegexMetrics:
             (d.name, d.pattern) for d in definitions
         ]
 
-    def parse(self, lines: Iterable[str], *, instance: int = 0) -> list[MetricReport]:
-        """Every match in ``lines``, in order; a non-numeric capture keeps its text in ``raw``."""
-        now = time.time()
+    def parse(
+        self, lines: Iterable[str], *, instance: int = 0, at: float | None = None
+    ) -> list[MetricReport]:
+        """Every match in ``lines``, in order, stamped ``at`` (default: now); a non-numeric
+        capture keeps its text in ``raw``."""
+        now = time.time() if at is None else at
         reports = []
         for line in lines:
             for name, pattern in self._patterns:
@@ -131,9 +146,24 @@ class RegexMetrics:
         return reports
 
 
-def parse_report_lines(lines: Iterable[str], *, instance: int = 0) -> list[MetricReport]:
-    """Metric reports from ``fasthpo.report`` JSON lines; malformed lines are skipped."""
-    reports = []
+@dataclass
+class ReportRecord:
+    """One ``fasthpo.report`` call: its values, and where it fell in the trial's stdout and stderr.
+
+    ``stdout_at``/``stderr_at`` are the sizes of those files when the call was
+    made (``None`` when unknown, e.g. the output was not a regular file): the
+    report comes after every line that ends within them.
+    """
+
+    reports: list[MetricReport]
+    time: float
+    stdout_at: int | None = None
+    stderr_at: int | None = None
+
+
+def parse_report_records(lines: Iterable[str], *, instance: int = 0) -> list[ReportRecord]:
+    """The records of ``fasthpo.report`` JSON lines; malformed lines are skipped."""
+    records = []
     for line in lines:
         try:
             record = json.loads(line)
@@ -145,6 +175,7 @@ def parse_report_lines(lines: Iterable[str], *, instance: int = 0) -> list[Metri
         step = step if isinstance(step, int) and not isinstance(step, bool) and step in _STEP_RANGE else None
         when = _finite_float(record.get("time"))
         when = when if when is not None else time.time()
+        reports = []
         for name, raw in record["metrics"].items():
             value = _finite_float(raw)
             reports.append(
@@ -154,7 +185,102 @@ def parse_report_lines(lines: Iterable[str], *, instance: int = 0) -> list[Metri
                     source="report", reported_at=when, instance=instance,
                 )
             )
-    return reports
+        records.append(ReportRecord(
+            reports, when, _offset(record.get("stdout")), _offset(record.get("stderr"))
+        ))
+    return records
+
+
+def parse_report_lines(lines: Iterable[str], *, instance: int = 0) -> list[MetricReport]:
+    """Metric reports from ``fasthpo.report`` JSON lines; malformed lines are skipped."""
+    return [r for record in parse_report_records(lines, instance=instance) for r in record.reports]
+
+
+def _offset(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+class _Channel:
+    """The lines of one log file from one read, with one line of look-ahead and its end offset."""
+
+    def __init__(self, follower: LineFollower, final: bool) -> None:
+        self.follower = follower
+        self._lines = follower.lines(final=final)
+        self.head: tuple[int, str] | None = None
+        self._advance()
+
+    def _advance(self) -> None:
+        line = next(self._lines, None)
+        self.head = None if line is None else (self.follower.position, line)
+
+    def take(self) -> str:
+        assert self.head is not None
+        line = self.head[1]
+        self._advance()
+        return line
+
+    def before(self, offset: int | None) -> bool:
+        """Whether the next line ends within ``offset`` bytes (``None``: no bound, always)."""
+        return self.head is not None and (offset is None or self.head[0] <= offset)
+
+    def reached(self, offset: int | None) -> bool:
+        """Whether everything up to ``offset`` bytes is read, or cannot be waited for."""
+        return offset is None or self.head is not None or self.follower.read_to >= offset
+
+
+class InstanceOutput:
+    """What one process of a trial writes, as metric reports in the order it wrote them.
+
+    Two channels carry values: lines on stdout/stderr (matched by the regex
+    definitions) and ``fasthpo.report`` records. A record carries the sizes of
+    the process's stdout and stderr when it was made, so the reader puts it
+    after exactly the lines written before it; a record whose lines are not
+    read yet waits for them. A line gets the time it was read, but never later
+    than the next record's own time: within a process, times then follow the
+    order of writing, and across processes the report time decides.
+    """
+
+    def __init__(self, stdout: str | os.PathLike[str], stderr: str | os.PathLike[str],
+                 reports: str | os.PathLike[str]) -> None:
+        self.stdout = LineFollower(stdout)
+        self.stderr = LineFollower(stderr)
+        self.reports = LineFollower(reports)
+        self._waiting: list[ReportRecord] = []  # records whose preceding lines are not read yet
+        #: The writer has exited and everything it wrote has been returned.
+        self.drained = False
+        #: Some file has more data than one read took: read again soon.
+        self.backlog = False
+
+    def read(self, regex: RegexMetrics, *, instance: int, final: bool) -> list[MetricReport]:
+        """New reports, in writing order; ``final`` once the process has exited."""
+        now = time.time()
+        # Records first: a record then never points past what the logs' read sees.
+        records = self._waiting + parse_report_records(
+            self.reports.lines(final=final), instance=instance
+        )
+        out, err = _Channel(self.stdout, final), _Channel(self.stderr, final)
+        done = final and self.stdout.caught_up and self.stderr.caught_up
+        result: list[MetricReport] = []
+        emitted = 0
+        for record in records:
+            if not done and not (out.reached(record.stdout_at) and err.reached(record.stderr_at)):
+                break
+            stamp = min(now, record.time)
+            for channel, bound in ((out, record.stdout_at), (err, record.stderr_at)):
+                while channel.before(bound):
+                    result += regex.parse([channel.take()], instance=instance, at=stamp)
+            result += record.reports
+            emitted += 1
+        self._waiting = records[emitted:]
+        # What is left was written before any waiting record.
+        stamp = min(now, self._waiting[0].time) if self._waiting else now
+        for channel in (out, err):
+            while channel.head is not None:
+                result += regex.parse([channel.take()], instance=instance, at=stamp)
+        caught_up = self.stdout.caught_up and self.stderr.caught_up and self.reports.caught_up
+        self.backlog = not caught_up
+        self.drained = final and caught_up and not self._waiting
+        return result
 
 
 def _finite_float(value: object) -> float | None:
