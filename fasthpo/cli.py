@@ -115,7 +115,10 @@ def _bench_parser(bench: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fasthpo`` script; returns the exit code."""
     args = _parser().parse_args(argv)
+    import sqlite3
+
     from fasthpo.errors import ConfigError, StoreError
+    from fasthpo.storage.store import default_db_path
 
     try:
         return _VERBS[args.verb](args)
@@ -124,6 +127,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except StoreError as exc:
         _error(str(exc))
+        return EXIT_ERROR
+    except sqlite3.Error as exc:
+        # The disk is full, a file-size limit was hit, the file is damaged, or
+        # another process held the lock past every retry: committed work is kept.
+        db = args.db or default_db_path()
+        after = (
+            "; what was recorded is kept, `fasthpo resume` continues the job"
+            if args.verb in ("run", "resume") else ""
+        )
+        _error(f"the store {db!r} failed: {exc}{after}")
         return EXIT_ERROR
     except KeyboardInterrupt:
         _error("interrupted; running trials were stopped and will run again on resume")
@@ -139,7 +152,8 @@ def _error(message: str) -> None:
 def _store(args: argparse.Namespace) -> Any:
     from fasthpo.storage import Store, default_db_path
 
-    return Store(args.db or default_db_path())
+    # Only a tuner creates a store: every verb that comes here reads an existing one.
+    return Store(args.db or default_db_path(), create=False)
 
 
 def _job(store: Any, name: str) -> Any:

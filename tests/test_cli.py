@@ -125,6 +125,9 @@ def test_bad_job_files_give_one_line_and_exit_2(tmp_path, text, message):
 def test_missing_job_file_and_unknown_job(tmp_path):
     proc = fasthpo("run", str(tmp_path / "nope.yaml"), "--db", str(tmp_path / "s.db"))
     assert proc.returncode == 2 and "no such job file" in proc.stderr
+    from fasthpo.storage import Store
+
+    Store(tmp_path / "s.db").close()
     proc = fasthpo("describe", "ghost", "--db", str(tmp_path / "s.db"))
     assert proc.returncode == 2 and "no job named 'ghost'" in proc.stderr
     assert "Traceback" not in proc.stderr

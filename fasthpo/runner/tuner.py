@@ -147,17 +147,21 @@ class Tuner:
             "strategy": self.strategy if isinstance(self.strategy, str) else type(self.strategy).__name__,
         }
         backend = FunctionBackend(fn, metric=self.objective.metric)
-        with Store(self.db) as store:
+        with Store(self.db, verify=True) as store:
             return self._run(store, spec, backend, max_parallel=1, catch=catch).best
 
     def best(self) -> Trial | None:
         """The best completed trial of this tuner's job in the store."""
-        with Store(self.db) as store:
+        if not Path(self.db).exists():
+            return None
+        with Store(self.db, create=False) as store:
             return store.best_trial(self.name, self.objective.direction)
 
     def trials(self) -> list[Trial]:
         """Every trial of this tuner's job, by id."""
-        with Store(self.db) as store:
+        if not Path(self.db).exists():
+            return []
+        with Store(self.db, create=False) as store:
             return store.trials(self.name)
 
     # -- the loop ---------------------------------------------------------------------
@@ -262,7 +266,7 @@ def run_job(spec: JobSpec, *, db: str | Path | None = None) -> TuningResult:
         resources=spec.resources,
     )
     started = time.monotonic()
-    with Store(db_path) as store:
+    with Store(db_path, verify=True) as store:
         result = tuner._run(
             store, spec.to_dict(), backend, max_parallel=spec.limits.max_parallel,
             early_stopping=spec.early_stopping, grace=backend.grace,

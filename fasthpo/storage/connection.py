@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from fasthpo.errors import StoreError
 
@@ -19,6 +21,14 @@ def connect(path: Path) -> sqlite3.Connection:
         raise StoreError(f"cannot open the store {str(path)!r}: {exc}") from None
     db.row_factory = sqlite3.Row
     return db
+
+
+def json_column(value: object, what: str) -> Any:
+    """A JSON column's value; :class:`StoreError` (not a traceback) when damage left it unreadable."""
+    try:
+        return json.loads(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, RecursionError):
+        raise StoreError(f"the store is damaged: {what} is not readable JSON") from None
 
 
 def configure(db: sqlite3.Connection) -> None:

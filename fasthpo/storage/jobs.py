@@ -15,7 +15,7 @@ from typing import Any
 
 from fasthpo.errors import StoreError
 from fasthpo.processes import pid_alive
-from fasthpo.storage.connection import transaction
+from fasthpo.storage.connection import json_column, transaction
 
 JOB_STATES = ("running", "completed", "stopped", "failed")
 
@@ -180,7 +180,7 @@ def stop_requested(db: sqlite3.Connection, job: str) -> bool:
 def _job(row: sqlite3.Row) -> Job:
     return Job(
         name=row["name"],
-        spec=json.loads(row["spec"]),
+        spec=json_column(row["spec"], f"the spec of job {row['name']!r}"),
         status=row["status"],
         seed=row["seed"],
         created_at=row["created_at"],

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fasthpo.storage.connection import transaction
+from fasthpo.storage.connection import json_column, transaction
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def scalings(db: sqlite3.Connection, job: str) -> list[ScalingVerdict]:
     return [
         ScalingVerdict(
             parameter=r["parameter"], trial_id=r["trial_id"], verdict=r["verdict"],
-            evidence=json.loads(r["evidence"]), recorded_at=r["recorded_at"],
+            evidence=json_column(r["evidence"], "a scaling verdict"), recorded_at=r["recorded_at"],
         )
         for r in rows
     ]

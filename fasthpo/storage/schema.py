@@ -23,13 +23,19 @@ say which tuner process runs a job (see :class:`~fasthpo.storage.jobs.Lease`).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import tempfile
+import urllib.request
 from pathlib import Path
 
 from fasthpo.errors import StoreError
-from fasthpo.storage.connection import transaction
+from fasthpo.storage.connection import configure, transaction
 
 SCHEMA_VERSION = 2
+#: ``PRAGMA application_id`` of a fasthpo store ("fhpo"); stores made before it was set carry 0.
+APPLICATION_ID = 0x6668706F
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -158,3 +164,83 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
             for statement in BACKFILLS.get(step, ()):
                 db.execute(statement)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
+def create_store(path: Path) -> None:
+    """Make a new store at ``path`` at once or not at all (another process may win the race).
+
+    The schema is written to a private file beside ``path``, which is then
+    linked into place; a link never replaces an existing file, so a reader or
+    a second tuner never sees a half-made store, and a file that appeared
+    meanwhile is left alone (and judged like any existing file).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, scratch = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"cannot create the store {str(path)!r}: {exc}") from None
+    try:
+        db = sqlite3.connect(scratch, isolation_level=None)
+        try:
+            configure(db)
+            migrate(db, path)
+        finally:
+            db.close()  # the last connection: the WAL is checkpointed into the file
+        os.link(scratch, path)
+    except FileExistsError:
+        pass
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot create the store {str(path)!r}: {exc}") from None
+    finally:
+        for leftover in (scratch, scratch + "-wal", scratch + "-shm"):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
+
+
+def check_existing(path: Path, *, verify: bool) -> None:
+    """Refuse, before anything is written to it, a file that is not a readable fasthpo store.
+
+    Opened read-only (SQLite reads through a ``-wal`` file, so a store whose
+    last transactions are not checkpointed yet is judged by them): an empty
+    file, a file that is not SQLite, an SQLite file another program made
+    (its markers or tables are not ours) and a store of a newer fasthpo are
+    refused with :class:`StoreError`. ``verify`` also runs ``PRAGMA
+    quick_check``, which reads every page: a tuner about to write checks that
+    the file is not damaged first.
+    """
+    where = str(path)
+    if path.is_dir():
+        raise StoreError(f"{where!r} is a folder, not a fasthpo store")
+    uri = f"file:{urllib.request.pathname2url(str(path.resolve()))}?mode=ro"
+    try:
+        db = sqlite3.connect(uri, uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the store {where!r}: {exc}") from None
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        application = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables and version == 0:
+            raise StoreError(
+                f"{where!r} exists but is empty, not a fasthpo store; remove it or choose another --db"
+            )
+        if application not in (0, APPLICATION_ID) or version == 0 or "jobs" not in tables:
+            raise StoreError(f"{where!r} is an SQLite file that fasthpo did not create")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{where!r} was written by a newer fasthpo (schema {version}, "
+                f"this version reads up to {SCHEMA_VERSION}); upgrade fasthpo"
+            )
+        if verify:
+            problems = [r[0] for r in db.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                raise StoreError(
+                    f"{where!r} is damaged ({problems[0]}); nothing was written to it. "
+                    "Restore a copy, or run a new job with another --db"
+                )
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{where!r} is not a fasthpo store, or is damaged: {exc}") from None
+    finally:
+        db.close()

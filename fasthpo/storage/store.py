@@ -24,7 +24,7 @@ from fasthpo.storage import jobs, metrics, scalings, trials
 from fasthpo.storage.connection import configure, connect
 from fasthpo.storage.jobs import Job, Lease
 from fasthpo.storage.scalings import ScalingVerdict
-from fasthpo.storage.schema import migrate
+from fasthpo.storage.schema import check_existing, create_store, migrate
 from fasthpo.storage.trials import Attempt, Trial
 
 DB_ENV = "FASTHPO_DB"
@@ -42,11 +42,29 @@ class Store:
     Parameters
     ----------
     path
-        The database file; created (with its folder) when missing.
+        The database file.
+    create
+        Make the store (and its folder) when no file is there. The command
+        line's reading verbs pass ``False``: a missing file is then a
+        :class:`StoreError`, so a mistyped ``--db`` creates nothing.
+    verify
+        Also check every page of an existing file (``PRAGMA quick_check``)
+        before writing to it: a tuner does, so it never adds to a damaged store.
+
+    An existing file is checked before anything is written to it (see
+    :func:`~fasthpo.storage.schema.check_existing`): an empty, foreign or newer
+    file is refused.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = True, verify: bool = False
+    ) -> None:
         self.path = Path(path)
+        if not self.path.exists():
+            if not create:
+                raise StoreError(f"no fasthpo store at {str(self.path)!r}")
+            create_store(self.path)
+        check_existing(self.path, verify=verify)
         self._db = connect(self.path)
         try:
             configure(self._db)

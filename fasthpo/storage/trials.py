@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fasthpo.storage.connection import transaction
+from fasthpo.storage.connection import json_column, transaction
 
 TRIAL_STATES = ("pending", "running", "completed", "failed", "stopped")
 ATTEMPT_STATES = ("running", "completed", "failed", "stopped", "lost")
@@ -226,7 +226,7 @@ def _trial(row: sqlite3.Row) -> Trial:
         job=row["job"],
         trial_id=row["trial_id"],
         status=row["status"],
-        hyperparameters=json.loads(row["hyperparameters"]),
+        hyperparameters=json_column(row["hyperparameters"], f"trial {row['trial_id']}"),
         objective=row["objective"],
         exit_code=row["exit_code"],
         error=row["error"],
@@ -247,7 +247,7 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         exit_code=row["exit_code"],
         error=row["error"],
         directory=row["directory"],
-        process_groups=tuple(json.loads(row["process_groups"])),
+        process_groups=tuple(json_column(row["process_groups"], "an attempt")),
         started_at=row["started_at"],
         ended_at=row["ended_at"],
     )

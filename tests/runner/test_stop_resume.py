@@ -249,6 +249,7 @@ def test_busy_readers_and_concurrent_jobs_in_one_store(write_job, tmp_path):
                                                                                "max_parallel": 2})
         for name in ("left", "right")
     ]
+    Store(db).close()  # the reading verbs refuse a missing store; they read this one from the start
     reader = subprocess.Popen(
         [sys.executable, "-c", (
             "import sys, time, subprocess\n"
