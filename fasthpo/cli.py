@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     import sqlite3
 
-    from fasthpo.errors import ConfigError, StoreError
+    from fasthpo.errors import ConfigError, RunFolderError, StoreError
     from fasthpo.storage.store import default_db_path
 
     try:
@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _error(str(exc))
         return EXIT_USAGE
-    except StoreError as exc:
+    except (StoreError, RunFolderError) as exc:
         _error(str(exc))
         return EXIT_ERROR
     except sqlite3.Error as exc:

@@ -34,3 +34,11 @@ def did_you_mean(word: object, choices: Iterable[str]) -> str:
 
 class StoreError(RuntimeError):
     """The SQLite store cannot be opened or holds something this version cannot read."""
+
+
+class RunFolderError(RuntimeError):
+    """A trial's folder cannot be made safely: it exists already, or the runs folder leads elsewhere.
+
+    The tuner never writes over files it did not make in this attempt, and
+    never follows a symbolic link out of its runs folder.
+    """

@@ -44,6 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fasthpo.errors import RunFolderError
 from fasthpo.jobspec import MetricDefinition, Resources
 from fasthpo.runner.backend import Event, Exited, Reported, TrialLaunch
 from fasthpo.runner.command import build_argv
@@ -230,11 +231,11 @@ class LocalBackend:
             return False
         directory = Path(launch.directory or self.trial_directory(launch.trial_id))
         trial = _Trial(launch.trial_id, directory, started=time.monotonic())
+        folder = self._new_trial_folder(directory)  # RunFolderError ends the tuner: see there
         try:
-            directory.mkdir(parents=True, exist_ok=True)
             hyperparameters = dict(launch.hyperparameters)
             encoded = json.dumps(hyperparameters, sort_keys=False)
-            (directory / "hyperparameters.json").write_text(encoded + "\n", encoding="utf-8")
+            _write_new(folder, "hyperparameters.json", (encoded + "\n").encode("utf-8"))
             argv = build_argv(self.command, hyperparameters)
             shared = {
                 TRIAL_ID_ENV: str(launch.trial_id),
@@ -250,7 +251,9 @@ class LocalBackend:
                     MASTER_PORT=str(_free_port()),
                 )
             for rank, held in enumerate(devices):
-                trial.instances.append(self._start_instance(trial, rank, held, argv, shared))
+                trial.instances.append(
+                    self._start_instance(trial, folder, rank, held, argv, shared)
+                )
         except OSError as exc:
             self._abort(trial)
             where = f" (instance {len(trial.instances)})" if self.instance_count > 1 else ""
@@ -258,16 +261,82 @@ class LocalBackend:
                 Exited(launch.trial_id, "failed", error=f"cannot start the trial{where}: {exc}")
             )
             return True
+        finally:
+            os.close(folder)
         self._running[launch.trial_id] = trial
         return True
 
+    def _new_trial_folder(self, directory: Path) -> int:
+        """Make an attempt's folder, new, inside the job's runs folder; a descriptor on it.
+
+        Every attempt has a folder of its own, recorded in the store before it
+        is made, so one that exists already belongs to something the store does
+        not know (a store replaced or rolled back): writing there would destroy
+        another run's results, so :class:`~fasthpo.errors.RunFolderError` ends
+        the tuner instead. ``mkdir`` never follows a link, and the job's runs
+        folder must not be one.
+        """
+        for owned in (self.job_dir.parent, self.job_dir):
+            if owned.is_symlink():
+                raise RunFolderError(
+                    f"the runs folder {str(owned)!r} is a symbolic link (to "
+                    f"{os.readlink(owned)!r}); fasthpo writes trial files only under a real folder"
+                )
+        try:
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            os.mkdir(directory, 0o755)
+        except FileExistsError:
+            raise RunFolderError(
+                f"the trial folder {str(directory)!r} already exists but the store does not know "
+                "it (was the store replaced, or its -wal file lost?); fasthpo does not write over "
+                "it: move it away or restore the store, then resume"
+            ) from None
+        except OSError as exc:
+            raise RunFolderError(f"cannot make the trial folder {str(directory)!r}: {exc}") from None
+        return os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+    def check_new_job(self) -> None:
+        """Refuse to start a job the store does not know over a runs folder that holds files.
+
+        The folder is where an earlier run of a job of this name left its
+        trials; a store that lost the job (replaced, or its ``-wal`` file gone
+        after a crash) would otherwise start again at trial 1 beside them.
+        """
+        try:
+            entries = sorted(os.listdir(self.job_dir))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        if entries:
+            raise RunFolderError(
+                f"the store has no job {self.job_name!r}, but its runs folder "
+                f"{str(self.job_dir)!r} already holds {len(entries)} entries ({entries[0]}, ...); "
+                "fasthpo does not write over another run: restore the store, or move the folder away"
+            )
+
     def _start_instance(
-        self, trial: _Trial, rank: int, held: InstanceDevices, argv: list[str], shared: dict[str, str]
+        self, trial: _Trial, trial_folder: int, rank: int, held: InstanceDevices, argv: list[str],
+        shared: dict[str, str],
     ) -> _Instance:
-        folder = trial.directory if self.instance_count == 1 else trial.directory / f"rank-{rank}"
-        folder.mkdir(parents=True, exist_ok=True)
+        if self.instance_count == 1:
+            folder, folder_fd = trial.directory, os.dup(trial_folder)
+        else:
+            folder = trial.directory / f"rank-{rank}"
+            os.mkdir(folder.name, 0o755, dir_fd=trial_folder)
+            folder_fd = os.open(
+                folder.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                dir_fd=trial_folder,
+            )
+        try:
+            os.close(_new_file(folder_fd, "metrics.jsonl"))
+            out = _new_file(folder_fd, "stdout.log")
+            try:
+                err = _new_file(folder_fd, "stderr.log")
+            except OSError:
+                os.close(out)
+                raise
+        finally:
+            os.close(folder_fd)
         metrics_file = folder / "metrics.jsonl"
-        metrics_file.write_bytes(b"")
         # Thread counts go first so the job's env can override them; the devices
         # the tuner hands out and its own variables go last and win.
         env = {
@@ -286,21 +355,21 @@ class LocalBackend:
                 LOCAL_RANK="0" if alone else str(rank),
                 LOCAL_WORLD_SIZE="1" if alone else str(self.instance_count),
             )
-        with (
-            open(folder / "stdout.log", "wb") as out,
-            open(folder / "stderr.log", "wb") as err,
-            pinned(held.cpus),  # born on its cores: nothing it forks runs elsewhere
-        ):
-            process = subprocess.Popen(
-                argv,
-                cwd=self.workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,  # own process group: stop reaches grandchildren
-                close_fds=True,
-            )
+        try:
+            with pinned(held.cpus):  # born on its cores: nothing it forks runs elsewhere
+                process = subprocess.Popen(
+                    argv,
+                    cwd=self.workdir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,  # own process group: stop reaches grandchildren
+                    close_fds=True,
+                )
+        finally:
+            os.close(out)
+            os.close(err)
         instance = _Instance(
             rank=rank,
             process=process,
@@ -406,6 +475,20 @@ class LocalBackend:
             self._selector.unregister(instance.pidfd)
             os.close(instance.pidfd)
             instance.pidfd = None
+
+
+def _new_file(folder: int, name: str) -> int:
+    """Create ``name`` in the folder open as ``folder``, for writing; never an existing file or a link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    return os.open(name, flags, 0o644, dir_fd=folder)
+
+
+def _write_new(folder: int, name: str, data: bytes) -> None:
+    fd = _new_file(folder, name)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 def _describe_exit(code: int) -> str:

@@ -267,6 +267,8 @@ def run_job(spec: JobSpec, *, db: str | Path | None = None) -> TuningResult:
     )
     started = time.monotonic()
     with Store(db_path, verify=True) as store:
+        if store.get_job(spec.name) is None:
+            backend.check_new_job()
         result = tuner._run(
             store, spec.to_dict(), backend, max_parallel=spec.limits.max_parallel,
             early_stopping=spec.early_stopping, grace=backend.grace,
