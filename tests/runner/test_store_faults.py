@@ -1,0 +1,102 @@
+"""The store failing under a running tuner: a file-size limit, a lock held past the busy timeout.
+
+Real tuner processes, real SQLite files. Each ends in one line (no traceback)
+and loses nothing committed; a resume continues the job.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from fasthpo.runner.recovery import process_running
+from fasthpo.storage import Store
+
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "fasthpo.cli", *args]
+
+
+def _limit_file_size(limit: int):
+    def preexec() -> None:
+        # Writes past the limit then fail with EFBIG instead of killing the process with SIGXFSZ.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return preexec
+
+
+def test_a_file_size_limit_ends_the_tuner_in_one_line_and_a_resume_continues(tmp_path, write_job):
+    db = tmp_path / "s.db"
+    job = write_job(static_hyperparameters={"mode": "ok", "sleep": 0.0, "steps": 40},
+                    limits={"max_trials": 12, "max_parallel": 2})
+    Store(db).close()
+    limit = db.stat().st_size + 96 * 1024  # room for the WAL to take a few trials, not twelve
+    proc = subprocess.run(
+        _cli("run", str(job), "--db", str(db), "--quiet"), capture_output=True, text=True,
+        env=ENV, cwd=tempfile.gettempdir(), timeout=180, preexec_fn=_limit_file_size(limit),
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "the store" in errors[0] and "resume" in errors[0], proc.stderr
+
+    with Store(db) as store:
+        before = {t.trial_id: t.objective for t in store.trials("toy") if t.status == "completed"}
+    assert len(before) < 12, proc.stderr
+    # No trial process outlived the tuner.
+    for pid_file in (tmp_path / "s-runs" / "toy").glob("trial-*/trainer.pid"):
+        pid = int(pid_file.read_text())
+        end = time.monotonic() + 30
+        while process_running(pid) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert not process_running(pid), pid_file
+
+    resumed = subprocess.run(_cli("resume", "toy", "--db", str(db), "--quiet"), capture_output=True,
+                             text=True, env=ENV, cwd=tempfile.gettempdir(), timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    with Store(db) as store:
+        trials = store.trials("toy")
+    assert [t.status for t in trials] == ["completed"] * 12
+    assert {t.trial_id: t.objective for t in trials if t.trial_id in before} == before
+
+
+LOCKER = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(float(sys.argv[3]))
+db.execute("COMMIT")
+"""
+
+
+def test_a_lock_held_past_the_busy_timeout_is_waited_out(tmp_path, write_job):
+    db = tmp_path / "s.db"
+    Store(db).close()
+    held = tmp_path / "held"
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(db), str(held), "3"])
+    try:
+        end = time.monotonic() + 60
+        while not held.exists():
+            assert time.monotonic() < end and locker.poll() is None
+            time.sleep(0.02)
+        # SQLite gives up after 0.2 s; the lock is held for 3 s from before the tuner's first write.
+        proc = subprocess.run(
+            _cli("run", str(write_job(limits={"max_trials": 2})), "--db", str(db)),
+            capture_output=True, text=True, cwd=tempfile.gettempdir(), timeout=180,
+            env={**ENV, "FASTHPO_TEST_BUSY_TIMEOUT": "0.2"},
+        )
+    finally:
+        locker.wait(timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "locked by another process; waiting" in proc.stderr
+    with Store(db) as store:
+        assert [t.status for t in store.trials("toy")] == ["completed"] * 2
