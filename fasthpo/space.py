@@ -440,7 +440,7 @@ def _parameter_from_dict(name: Any, body: Any) -> Parameter:
             name, f"must be a mapping such as {{type: continuous, min: 0, max: 1}}, got {body!r}"
         )
     kind = body.get("type")
-    if kind not in _KEYS:
+    if not isinstance(kind, str) or kind not in _KEYS:  # an unhashable value is not a type either
         hint = did_you_mean(str(kind), list(_KEYS))
         raise ConfigError(
             f"{name}.type", f"unknown type {kind!r}{hint}; choose continuous, integer or categorical"

@@ -33,10 +33,10 @@ def available_strategies() -> tuple[str, ...]:
 
 def check_strategy_name(name: object, field: str = "strategy") -> str:
     """Return ``name`` if it names an available strategy, else raise ``ConfigError``."""
-    if name in _STRATEGIES:
-        return str(name)
+    if isinstance(name, str) and name in _STRATEGIES:
+        return name
     available = ", ".join(available_strategies())
-    if name in _PLANNED:
+    if isinstance(name, str) and name in _PLANNED:
         raise ConfigError(
             field, f"strategy {name!r} is not available in this version yet; use one of: {available}"
         )
