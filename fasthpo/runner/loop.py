@@ -44,6 +44,7 @@ log = logging.getLogger("fasthpo")
 POLL_SECONDS = 0.1
 STOP_REQUESTED = "the job was stopped with `fasthpo stop`"
 INTERRUPTED = "the tuner was interrupted"
+LEASE_LOST = "another tuner took the job over"
 
 
 class TuningLoop:
@@ -114,7 +115,21 @@ class TuningLoop:
     # -- the loop ---------------------------------------------------------------------
 
     def run(self) -> str:
-        """Run until the budget is spent or the job is stopped; return the job's final status."""
+        """Run until the budget is spent or the job is stopped; return the job's final status.
+
+        A tuner that lost its lease to another one kills its trials and raises
+        :class:`~fasthpo.storage.LeaseLostError` without writing anything more.
+        """
+        try:
+            status = self._run()
+            self.store.update_job(self.job, status=status)
+        except LeaseLostError:
+            # Another tuner owns the job now: stop our processes, write nothing.
+            self.backend.stop_all(LEASE_LOST, force=True)
+            raise
+        return status
+
+    def _run(self) -> str:
         status = "completed"
         try:
             while True:
@@ -146,14 +161,11 @@ class TuningLoop:
             self.store.update_job(self.job, status="stopped")
             raise
         except LeaseLostError:
-            # Another tuner owns the job now: stop our processes, write nothing.
-            self.backend.stop_all("another tuner took the job over", force=True)
             raise
         except BaseException:
             self._drain(INTERRUPTED, force=True)
             self.store.update_job(self.job, status="failed")
             raise
-        self.store.update_job(self.job, status=status)
         return status
 
     def _propose(self, want: int) -> None:
