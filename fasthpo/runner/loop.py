@@ -17,7 +17,9 @@ What happens to a trial:
   which the strategy is told;
 * when the tuner is stopped (``fasthpo stop``, SIGINT, SIGTERM), running
   trials are stopped gracefully and go back to ``pending``: a resumed job runs
-  them again, since they never had a fair run.
+  them again, since they never had a fair run;
+* a job that ends with no trial having an objective (none reported the
+  metric, or every trial failed) ends ``failed``.
 """
 
 from __future__ import annotations
@@ -117,11 +119,16 @@ class TuningLoop:
     def run(self) -> str:
         """Run until the budget is spent or the job is stopped; return the job's final status.
 
-        A tuner that lost its lease to another one kills its trials and raises
+        A job none of whose trials produced an objective ends ``failed``. A
+        tuner that lost its lease to another one kills its trials and raises
         :class:`~fasthpo.storage.LeaseLostError` without writing anything more.
         """
         try:
             status = self._run()
+            if status == "completed" and not any(
+                t.objective is not None for t in self.store.trials(self.job)
+            ):
+                status = "failed"
             self.store.update_job(self.job, status=status)
         except LeaseLostError:
             # Another tuner owns the job now: stop our processes, write nothing.

@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 import fasthpo
 from fasthpo.runner.lease import LEASE_SECONDS_ENV
 from fasthpo.storage import JobBusyError, Store
@@ -175,3 +177,24 @@ def test_a_busy_main_thread_keeps_the_lease(tmp_path, monkeypatch):
     with Store(tmp_path / "s.db") as store:
         assert store.get_job("busy").status == "completed"
         assert [t.status for t in store.trials("busy")] == ["completed"] * 2
+
+
+@pytest.mark.parametrize("case", ["metric-never-printed", "script-missing"])
+def test_a_job_without_any_objective_fails_and_says_why(write_job, tmp_path, case):
+    db = tmp_path / "s.db"
+    if case == "metric-never-printed":
+        job = write_job(static_hyperparameters={"mode": "silent"}, limits={"max_trials": 2})
+    else:
+        job = write_job(command=["python", str(tmp_path / "no-such-script.py")],
+                        limits={"max_trials": 2})
+    done = _run_cli("run", str(job), "--db", str(db), cwd=tmp_path)
+    assert done.returncode == 4, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("fasthpo: error:")]
+    assert len(errors) == 1, done.stderr
+    if case == "metric-never-printed":
+        assert "metric 'loss'" in errors[0] and r"'loss=([^\\s]+)'" in errors[0], errors[0]
+    else:
+        assert "every trial failed; trial 1:" in errors[0] and "no-such-script.py" in errors[0], errors
+    with Store(db) as store:
+        assert store.get_job("toy").status == "failed"
+        assert len(store.trials("toy")) == 2
