@@ -35,6 +35,7 @@ from fasthpo.metric_report import MetricReport
 from fasthpo.objective import Objective, ObjectiveTracker
 from fasthpo.runner.backend import Backend, Exited, Reported, TrialLaunch
 from fasthpo.runner.early_stopping import MedianStoppingRule
+from fasthpo.runner.failpoints import failpoint
 from fasthpo.runner.lease import JobLease, LeaseLostError
 from fasthpo.space import SearchSpace
 from fasthpo.storage import Store, Trial
@@ -129,6 +130,7 @@ class TuningLoop:
                 t.objective is not None for t in self.store.trials(self.job)
             ):
                 status = "failed"
+            failpoint("job-ending")
             self.store.update_job(self.job, status=status)
         except LeaseLostError:
             # Another tuner owns the job now: stop our processes, write nothing.
@@ -181,7 +183,9 @@ class TuningLoop:
         self.exhausted = len(proposals) < want
         self._record_verdicts()
         for config in proposals:
+            failpoint("trial-proposed")
             trial = self.store.create_trial(self.job, config)
+            failpoint("trial-created")
             self.created += 1
             self.configs[trial.trial_id] = config
             self._start(trial.trial_id, attempt=1)
@@ -194,6 +198,7 @@ class TuningLoop:
         if directory is not None and attempt > 1:
             directory = f"{directory}-attempt-{attempt}"
         self.store.start_trial(self.job, trial_id, directory=directory)
+        failpoint("trial-started")
         config = self.configs[trial_id]
         self.running.add(trial_id)
         self.trackers[trial_id] = ObjectiveTracker(self.objective)
@@ -202,6 +207,7 @@ class TuningLoop:
         self.backend.launch(
             TrialLaunch(trial_id, {**self.static, **config}, directory, attempt=attempt)
         )
+        failpoint("trial-launched")
         if trial_id in self.backend.running:
             self.store.record_process_groups(self.job, trial_id, self.backend.process_groups(trial_id))
         again = f" (attempt {attempt})" if attempt > 1 else ""
@@ -231,6 +237,7 @@ class TuningLoop:
             self.backend.stop(event.trial_id, reason)
 
     def _exited(self, event: Exited) -> None:
+        failpoint("trial-exited")
         trial_id = event.trial_id
         self.running.discard(trial_id)
         tracker = self.trackers.pop(trial_id, None) or ObjectiveTracker(self.objective)
