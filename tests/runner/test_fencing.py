@@ -198,3 +198,24 @@ def test_a_job_without_any_objective_fails_and_says_why(write_job, tmp_path, cas
     with Store(db) as store:
         assert store.get_job("toy").status == "failed"
         assert len(store.trials("toy")) == 2
+
+
+def test_stop_takes_over_a_frozen_tuner_and_the_tuner_stays_fenced_off(write_job, tmp_path):
+    db = tmp_path / "s.db"
+    env = {**ENV, LEASE_SECONDS_ENV: "1"}
+    job = _waiting_job(write_job, tmp_path, limits={"max_trials": 1})
+    tuner = _cli("run", str(job), "--db", str(db), cwd=tmp_path, env=env)
+    _wait_for(lambda: len(_launches(tmp_path)) == 1)
+    os.kill(tuner.pid, signal.SIGSTOP)
+    try:
+        stop = _run_cli("stop", "toy", "--db", str(db), cwd=tmp_path, env=env)
+        assert stop.returncode == 0, stop.stderr
+        assert "job 'toy' is stopped" in stop.stdout
+    finally:
+        os.kill(tuner.pid, signal.SIGCONT)
+    _, err = tuner.communicate(timeout=60)
+    assert tuner.returncode == 1 and "another tuner took job 'toy' over" in err, err
+    assert _attempts(db) == {1: ["lost"]}
+    with Store(db) as store:
+        assert store.get_job("toy").status == "stopped" and store.lease("toy") is None
+        assert [t.status for t in store.trials("toy")] == ["pending"]
