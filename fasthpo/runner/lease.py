@@ -90,8 +90,8 @@ class JobLease:
         current = self._store.lease(self.job)
         if current is not None and current.held():
             log.info(
-                "job %s is recorded as run by %s: taking it over if its heartbeat stays "
-                "silent for %g s", self.job, current.describe(), self.ttl,
+                "job %s is recorded as run by %s: watching its heartbeat (taken over after "
+                "%g s of silence)", self.job, current.describe(), self.ttl,
             )
         self.lease = self._store.acquire_lease(self.job, ttl=self.ttl)
         self._thread = threading.Thread(target=self._beat, name="fasthpo-lease", daemon=True)
