@@ -70,6 +70,30 @@ def _wait_for(predicate, timeout: float = 60) -> None:
     raise AssertionError("timed out waiting")
 
 
+def _freeze(pid: int, db: Path) -> None:
+    """SIGSTOP the tuner at a moment it holds no write transaction (a frozen writer would
+    keep the store's write lock, a different fault: every other writer waits for it)."""
+    for _ in range(100):
+        os.kill(pid, signal.SIGSTOP)
+        _wait_for(lambda: _state(pid) == "T", timeout=10)
+        probe = sqlite3.connect(db, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.01)
+        finally:
+            probe.close()
+    raise AssertionError("the tuner never paused outside a write transaction")
+
+
+def _state(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rfind(")") + 2]
+
+
 def _attempts(db: Path) -> dict[int, list[str]]:
     with Store(db) as store:
         out: dict[int, list[str]] = {}
@@ -84,7 +108,7 @@ def test_a_frozen_tuner_that_wakes_after_a_takeover_stops_and_writes_nothing(wri
     job = _waiting_job(write_job, tmp_path, limits={"max_trials": 2, "max_parallel": 2})
     first = _cli("run", str(job), "--db", str(db), cwd=tmp_path, env=env)
     _wait_for(lambda: len(_launches(tmp_path)) == 2)
-    os.kill(first.pid, signal.SIGSTOP)
+    _freeze(first.pid, db)
     try:
         # Its heartbeat is frozen with it: the second tuner sees the silence and takes over,
         # stopping the first one's trials and running them again as attempt 2.
@@ -206,7 +230,7 @@ def test_stop_takes_over_a_frozen_tuner_and_the_tuner_stays_fenced_off(write_job
     job = _waiting_job(write_job, tmp_path, limits={"max_trials": 1})
     tuner = _cli("run", str(job), "--db", str(db), cwd=tmp_path, env=env)
     _wait_for(lambda: len(_launches(tmp_path)) == 1)
-    os.kill(tuner.pid, signal.SIGSTOP)
+    _freeze(tuner.pid, db)
     try:
         stop = _run_cli("stop", "toy", "--db", str(db), cwd=tmp_path, env=env)
         assert stop.returncode == 0, stop.stderr
