@@ -190,9 +190,9 @@ class _SlowToPropose(RandomSearch):
 
 
 def test_a_busy_main_thread_keeps_the_lease(tmp_path, monkeypatch):
-    monkeypatch.setenv(LEASE_SECONDS_ENV, "0.5")
+    monkeypatch.setenv(LEASE_SECONDS_ENV, "1")
     space = fasthpo.SearchSpace([fasthpo.Continuous("x", 0.0, 1.0)])
-    strategy = _SlowToPropose(space, db=tmp_path / "s.db", busy_seconds=1.5)  # three leases
+    strategy = _SlowToPropose(space, db=tmp_path / "s.db", busy_seconds=2.0)  # two leases
     tuner = fasthpo.Tuner(space, strategy=strategy, max_trials=2, name="busy", db=tmp_path / "s.db")
     best = tuner.optimize(lambda p: p["x"])
     # Another tuner trying to take the job meanwhile saw the heartbeat and was refused.
