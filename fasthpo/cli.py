@@ -3,9 +3,11 @@
 Every verb takes ``--db PATH`` (default ``$FASTHPO_DB`` or ``./fasthpo.db``).
 Bad input is reported as one line on stderr with a non-zero exit, never a
 traceback. Exit codes: 0 done; 1 a store problem (including a job another
-tuner is running); 2 a bad job file or argument; 3 the job was stopped with
-``fasthpo stop``; 128 + N the tuner got signal N (130 for Ctrl-C, 143 for
-SIGTERM) and stopped its trials. Modules are imported inside each verb so
+tuner is running, or one taken over by another tuner while this one was
+frozen); 2 a bad job file or argument; 3 the job was stopped with
+``fasthpo stop``; 4 the job failed (no trial produced its objective);
+128 + N the tuner got signal N (130 for Ctrl-C, 143 for SIGTERM) and stopped
+its trials. Modules are imported inside each verb so
 ``fasthpo --help`` loads no numerical stack.
 """
 
@@ -24,6 +26,7 @@ from typing import Any
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_STOPPED = 3
+EXIT_FAILED = 4
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 
 #: Seconds ``fasthpo stop`` waits for the tuner to stop its trials, by default.
@@ -192,7 +195,30 @@ def _tune(spec: Any, args: argparse.Namespace) -> int:
     result = run_job(spec, db=args.db)
     with _store(args) as store:
         print(_describe_text(_summary(store, _job(store, result.job))))
+        if result.status == "failed":
+            _error(_why_failed(store, spec))
+            return EXIT_FAILED
     return EXIT_STOPPED if result.status == "stopped" else 0
+
+
+def _why_failed(store: Any, spec: Any) -> str:
+    """One line on why no trial of a failed job produced its objective."""
+    trials = store.trials(spec.name)
+    metric = spec.objective.metric
+    if trials and all(t.status == "failed" for t in trials):
+        first = trials[0]
+        lines = (first.error or "no error recorded").strip().splitlines() or [""]
+        error = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+        return f"job {spec.name!r} failed: every trial failed; trial {first.trial_id}: {error}"
+    regexes = [m.regex for m in spec.metrics if m.name == metric]
+    source = (
+        f"no output line matched metrics regex {regexes[0]!r}" if regexes
+        else "no metrics entry defines a regex for it"
+    )
+    return (
+        f"job {spec.name!r} failed: no trial reported the objective metric {metric!r} "
+        f"({source}, and no fasthpo.report() call reported it)"
+    )
 
 
 def _resume(args: argparse.Namespace) -> int:

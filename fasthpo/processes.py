@@ -20,3 +20,23 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def process_start_time(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat`` field 22).
+
+    Together with the pid it names one process for good: a pid reused by a
+    later process has another start time. ``None`` where ``/proc`` is missing
+    (macOS) or the process is gone.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            text = stat.read()
+    except OSError:
+        return None
+    # Field 2 (the command name) may hold spaces and parentheses: count after the last ")".
+    fields = text[text.rfind(b")") + 2 :].split()
+    try:
+        return int(fields[19])  # field 22 overall; fields[0] is field 3
+    except (IndexError, ValueError):
+        return None

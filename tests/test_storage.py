@@ -6,13 +6,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from fasthpo.errors import StoreError
 from fasthpo.metric_report import MetricReport
-from fasthpo.storage import SCHEMA_VERSION, JobBusyError, Store
+from fasthpo.storage import SCHEMA_VERSION, JobBusyError, LeaseLostError, Store
 
 SPEC = {"objective": {"metric": "loss", "direction": "minimize"}, "hyperparameters": {"b": {}, "a": {}}}
 
@@ -186,37 +187,133 @@ class TestAttempts:
                 store.retry_trial("j", 1, status="completed")
 
 
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+class _Heartbeat:
+    """Beats for a lease from another connection, as a tuner's heartbeat thread does."""
+
+    def __init__(self, path, owner):
+        self.path, self.owner = path, owner
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self):
+        with Store(self.path) as store:
+            while not self.done.wait(0.02):
+                store.renew_lease("j", self.owner, ttl=30)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+
+
 class TestLeases:
     def test_a_live_holder_keeps_the_job(self, tmp_path):
-        with Store(tmp_path / "s.db") as store:
+        with Store(tmp_path / "s.db") as store, Store(tmp_path / "s.db") as other:
             store.create_job("j", SPEC, seed=1)
             lease = store.acquire_lease("j", ttl=30)
             assert lease.pid == os.getpid() and lease.held()
-            with pytest.raises(JobBusyError, match=f"process {os.getpid()}"):
-                store.acquire_lease("j", ttl=30)
+            with _Heartbeat(store.path, lease.owner), pytest.raises(
+                JobBusyError, match=f"process {os.getpid()}"
+            ):
+                other.acquire_lease("j", ttl=30)  # refused at the first beat, not after 30 s
             assert store.renew_lease("j", lease.owner, ttl=30)
             store.release_lease("j", lease.owner)
             assert store.lease("j") is None
             assert store.acquire_lease("j", ttl=30).owner != lease.owner
 
     def test_the_lease_of_a_dead_tuner_can_be_taken_over(self, tmp_path):
-        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True)
         with Store(tmp_path / "s.db") as store:
             store.create_job("j", SPEC, seed=1)
             old = store.acquire_lease("j", ttl=30)
-            store._db.execute("UPDATE jobs SET lease_pid = ?", (int(dead.stdout),))
+            store._db.execute("UPDATE jobs SET lease_pid = ?", (_dead_pid(),))
             assert not store.lease("j").held()
-            new = store.acquire_lease("j", ttl=30)
+            new = store.acquire_lease("j", ttl=30)  # at once: its process is gone
             # The old holder learns it lost the job at its next renewal.
             assert not store.renew_lease("j", old.owner, ttl=30)
             assert store.renew_lease("j", new.owner, ttl=30)
 
-    def test_an_expired_lease_is_not_held(self, tmp_path):
+    def test_a_reused_pid_does_not_pass_for_the_holder(self, tmp_path):
         with Store(tmp_path / "s.db") as store:
             store.create_job("j", SPEC, seed=1)
-            store.acquire_lease("j", ttl=-1.0)
             store.acquire_lease("j", ttl=30)
+            assert store.lease("j").pid_start is not None
+            assert store.lease("j").held()
+            # The recorded pid now names a process started at another time.
+            store._db.execute("UPDATE jobs SET lease_pid_start = lease_pid_start - 1")
+            assert not store.lease("j").held()
+
+    def test_a_live_holder_whose_expiry_is_past_still_holds_the_job(self, tmp_path):
+        # A wall clock jumping forward (or a host's clock ahead) makes the stored
+        # expiry look past; a beating holder on this host keeps the job anyway.
+        with Store(tmp_path / "s.db") as store, Store(tmp_path / "s.db") as other:
+            store.create_job("j", SPEC, seed=1)
+            lease = store.acquire_lease("j", ttl=30)
+            store._db.execute("UPDATE jobs SET lease_expires = 0")
+            assert store.lease("j").held()
+            with _Heartbeat(store.path, lease.owner), pytest.raises(JobBusyError):
+                other.acquire_lease("j", ttl=30)
+            assert store.lease("j").owner == lease.owner
+
+    def test_a_silent_holder_is_taken_over_after_the_lease_duration(self, tmp_path):
+        # Alive but not beating: frozen (SIGSTOP) or hung. Its expiry lies in the
+        # future, which does not matter either.
+        with Store(tmp_path / "s.db") as store, Store(tmp_path / "s.db") as other:
+            store.create_job("j", SPEC, seed=1)
+            old = store.acquire_lease("j", ttl=3600)
+            new = other.acquire_lease("j", ttl=0.3)
+            assert new.owner != old.owner and store.lease("j").owner == new.owner
+
+    def test_a_store_whose_lease_was_taken_over_writes_nothing(self, tmp_path):
+        with Store(tmp_path / "s.db") as old, Store(tmp_path / "s.db") as new:
+            old.create_job("j", SPEC, seed=1)
+            mine = old.acquire_lease("j", ttl=30)
+            old.create_trial("j", {"x": 1})
+            old.start_trial("j", 1, directory="/r/1")
+            old._db.execute("UPDATE jobs SET lease_pid = ?", (_dead_pid(),))
+            new.acquire_lease("j", ttl=30)
+            new.retry_trial("j", 1, status="lost", error="lost")
+            writes = [
+                lambda: old.create_trial("j", {"x": 2}),
+                lambda: old.start_trial("j", 1, directory="/r/1-attempt-2"),
+                lambda: old.record_process_groups("j", 1, [123]),
+                lambda: old.add_metrics("j", 1, [MetricReport("loss", 0.5)]),
+                lambda: old.finish_trial("j", 1, status="completed", objective=0.5),
+                lambda: old.retry_trial("j", 1, status="failed"),
+                lambda: old.add_scalings("j", 1, {"x": ("log", {})}),
+                lambda: old.update_job("j", status="completed"),
+            ]
+            for write in writes:
+                with pytest.raises(LeaseLostError, match="another tuner took job 'j' over"):
+                    write()
+            old.release_lease("j", mine.owner)  # a no-op: the lease is not its own
+            assert new.lease("j").owner != mine.owner
+            with pytest.raises(LeaseLostError):  # and the old store stays fenced
+                old.create_trial("j", {"x": 3})
+            (trial,) = new.trials("j")
+            assert (trial.status, trial.attempt) == ("pending", 2)
+            assert [a.status for a in new.attempts("j", 1)] == ["lost"]
+            assert new.metrics("j", 1) == [] and new.scalings("j") == []
+            assert new.get_job("j").status == "running"
+            new.start_trial("j", 1, directory="/r/1-attempt-2")
+
+    def test_an_unfenced_store_writes_other_jobs(self, tmp_path):
+        with Store(tmp_path / "s.db") as store, Store(tmp_path / "s.db") as other:
+            store.create_job("j", SPEC, seed=1)
+            store.create_job("k", SPEC, seed=1)
+            store.acquire_lease("j", ttl=30)
+            other._db.execute("UPDATE jobs SET lease_owner = 'someone' WHERE name = 'j'")
+            store.create_trial("k", {})  # the fence is per job
+            with pytest.raises(LeaseLostError):
+                store.create_trial("j", {})
 
     def test_stop_requests_last_until_a_tuner_takes_the_job(self, tmp_path):
         with Store(tmp_path / "s.db") as store:

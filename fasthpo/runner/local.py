@@ -46,7 +46,7 @@ from pathlib import Path
 
 from fasthpo.errors import RunFolderError
 from fasthpo.jobspec import MetricDefinition, Resources
-from fasthpo.runner.backend import Event, Exited, Reported, TrialLaunch
+from fasthpo.runner.backend import DEFAULT_GRACE_SECONDS, Event, Exited, Reported, TrialLaunch
 from fasthpo.runner.command import build_argv
 from fasthpo.runner.logs import InstanceOutput, RegexMetrics
 from fasthpo.runner.resources import DevicePool, InstanceDevices, pinned
@@ -61,7 +61,6 @@ from fasthpo.trial_env import (
     TRIAL_ID_ENV,
 )
 
-DEFAULT_GRACE_SECONDS = 10.0
 STDERR_TAIL_BYTES = 4096
 MASTER_ADDR = "127.0.0.1"
 

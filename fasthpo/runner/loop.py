@@ -17,7 +17,9 @@ What happens to a trial:
   which the strategy is told;
 * when the tuner is stopped (``fasthpo stop``, SIGINT, SIGTERM), running
   trials are stopped gracefully and go back to ``pending``: a resumed job runs
-  them again, since they never had a fair run.
+  them again, since they never had a fair run;
+* a job that ends with no trial having an objective (none reported the
+  metric, or every trial failed) ends ``failed``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from fasthpo.metric_report import MetricReport
 from fasthpo.objective import Objective, ObjectiveTracker
 from fasthpo.runner.backend import Backend, Exited, Reported, TrialLaunch
 from fasthpo.runner.early_stopping import MedianStoppingRule
+from fasthpo.runner.failpoints import failpoint
 from fasthpo.runner.lease import JobLease, LeaseLostError
 from fasthpo.space import SearchSpace
 from fasthpo.storage import Store, Trial
@@ -44,6 +47,7 @@ log = logging.getLogger("fasthpo")
 POLL_SECONDS = 0.1
 STOP_REQUESTED = "the job was stopped with `fasthpo stop`"
 INTERRUPTED = "the tuner was interrupted"
+LEASE_LOST = "another tuner took the job over"
 
 
 class TuningLoop:
@@ -114,7 +118,27 @@ class TuningLoop:
     # -- the loop ---------------------------------------------------------------------
 
     def run(self) -> str:
-        """Run until the budget is spent or the job is stopped; return the job's final status."""
+        """Run until the budget is spent or the job is stopped; return the job's final status.
+
+        A job none of whose trials produced an objective ends ``failed``. A
+        tuner that lost its lease to another one kills its trials and raises
+        :class:`~fasthpo.storage.LeaseLostError` without writing anything more.
+        """
+        try:
+            status = self._run()
+            if status == "completed" and not any(
+                t.objective is not None for t in self.store.trials(self.job)
+            ):
+                status = "failed"
+            failpoint("job-ending")
+            self.store.update_job(self.job, status=status)
+        except LeaseLostError:
+            # Another tuner owns the job now: stop our processes, write nothing.
+            self.backend.stop_all(LEASE_LOST, force=True)
+            raise
+        return status
+
+    def _run(self) -> str:
         status = "completed"
         try:
             while True:
@@ -146,14 +170,11 @@ class TuningLoop:
             self.store.update_job(self.job, status="stopped")
             raise
         except LeaseLostError:
-            # Another tuner owns the job now: stop our processes, write nothing.
-            self.backend.stop_all("another tuner took the job over", force=True)
             raise
         except BaseException:
             self._drain(INTERRUPTED, force=True)
             self.store.update_job(self.job, status="failed")
             raise
-        self.store.update_job(self.job, status=status)
         return status
 
     def _propose(self, want: int) -> None:
@@ -162,7 +183,9 @@ class TuningLoop:
         self.exhausted = len(proposals) < want
         self._record_verdicts()
         for config in proposals:
+            failpoint("trial-proposed")
             trial = self.store.create_trial(self.job, config)
+            failpoint("trial-created")
             self.created += 1
             self.configs[trial.trial_id] = config
             self._start(trial.trial_id, attempt=1)
@@ -175,6 +198,7 @@ class TuningLoop:
         if directory is not None and attempt > 1:
             directory = f"{directory}-attempt-{attempt}"
         self.store.start_trial(self.job, trial_id, directory=directory)
+        failpoint("trial-started")
         config = self.configs[trial_id]
         self.running.add(trial_id)
         self.trackers[trial_id] = ObjectiveTracker(self.objective)
@@ -183,6 +207,7 @@ class TuningLoop:
         self.backend.launch(
             TrialLaunch(trial_id, {**self.static, **config}, directory, attempt=attempt)
         )
+        failpoint("trial-launched")
         if trial_id in self.backend.running:
             self.store.record_process_groups(self.job, trial_id, self.backend.process_groups(trial_id))
         again = f" (attempt {attempt})" if attempt > 1 else ""
@@ -212,6 +237,7 @@ class TuningLoop:
             self.backend.stop(event.trial_id, reason)
 
     def _exited(self, event: Exited) -> None:
+        failpoint("trial-exited")
         trial_id = event.trial_id
         self.running.discard(trial_id)
         tracker = self.trackers.pop(trial_id, None) or ObjectiveTracker(self.objective)

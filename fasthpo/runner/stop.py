@@ -3,7 +3,8 @@
 With a live tuner, the stop is requested in the store: the tuner's heartbeat
 sees it within half a second, stops its trials, puts them back to
 ``pending`` and gives the lease back, which is what a waiting caller watches
-for. With no live tuner, the job's lease is taken here and what a dead tuner
+for. With no live tuner (or one whose heartbeat stays silent for the lease
+duration: frozen or hung), the job's lease is taken here and what the tuner
 left running is recovered as a new tuner would do it (its processes stopped,
 its attempts recorded ``lost``), then the job is marked ``stopped``.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from fasthpo.errors import StoreError
 from fasthpo.runner.backend import DEFAULT_GRACE_SECONDS
-from fasthpo.runner.lease import LEASE_SECONDS
+from fasthpo.runner.lease import lease_seconds
 from fasthpo.runner.recovery import recover_trials
 from fasthpo.storage import JobBusyError, Store
 
@@ -58,21 +59,14 @@ def stop_job(
     job = store.get_job(name)
     if job is None:
         raise StoreError(f"no job named {name!r} in {store.path}")
+    ttl = lease_seconds()
     lease = store.lease(name)
     if lease is None or not lease.held():
         # No tuner runs the job: stop what a dead one may have left running.
         try:
-            taken = store.acquire_lease(name, ttl=LEASE_SECONDS)
+            return _stop_unattended(store, name, ttl)
         except JobBusyError:  # a tuner started just now
             lease = store.lease(name)
-        else:
-            try:
-                recovered = recover_trials(store, name, grace=DEFAULT_GRACE_SECONDS)
-                if job.status == "running" or recovered:
-                    store.update_job(name, status="stopped")
-            finally:
-                store.release_lease(name, taken.owner)
-            return StopResult(name, None, _status(store, name), tuple(recovered))
     assert lease is not None
     store.request_stop(name)
     tuner = lease.describe()
@@ -81,12 +75,37 @@ def stop_job(
     if not wait:
         return StopResult(name, tuner, None)
     deadline = time.monotonic() + timeout
+    beats, since = lease.beats, time.monotonic()
     while time.monotonic() < deadline:
         current = store.lease(name)
         if current is None or current.owner != lease.owner or not current.held():
             return StopResult(name, tuner, _status(store, name))
+        if current.beats != beats:
+            beats, since = current.beats, time.monotonic()
+        elif time.monotonic() - since >= ttl:
+            # Its heartbeat stopped (frozen or hung): take the job from it, as from a dead one.
+            try:
+                stopped = _stop_unattended(store, name, ttl)
+            except JobBusyError:  # it woke up
+                beats, since = -1, time.monotonic()
+            else:
+                return StopResult(name, tuner, stopped.status, stopped.recovered)
         time.sleep(_WAIT_POLL_SECONDS)
     return StopResult(name, tuner, None, timed_out=True)
+
+
+def _stop_unattended(store: Store, name: str, ttl: float) -> StopResult:
+    """Take the job's lease, stop what its last tuner left running, and mark it stopped."""
+    job = store.get_job(name)
+    assert job is not None
+    taken = store.acquire_lease(name, ttl=ttl)
+    try:
+        recovered = recover_trials(store, name, grace=DEFAULT_GRACE_SECONDS)
+        if job.status == "running" or recovered:
+            store.update_job(name, status="stopped")
+    finally:
+        store.release_lease(name, taken.owner)
+    return StopResult(name, None, _status(store, name), tuple(recovered))
 
 
 def _status(store: Store, name: str) -> str:

@@ -45,7 +45,7 @@ class TuningResult:
     """How a tuning run ended."""
 
     job: str
-    status: str  # completed | stopped
+    status: str  # completed | stopped | failed (no trial produced an objective)
     best: Trial | None
 
 

@@ -6,6 +6,7 @@ operation; the operations live by idea:
 * ``connection.py``: opening the file, write transactions;
 * ``schema.py``: the tables, their version, migrations of older stores;
 * ``jobs.py``: jobs, the lease that says which tuner runs one, stop requests;
+* ``fencing.py``: a store that took a lease writes the job only while it holds it;
 * ``trials.py``: trials and their attempts;
 * ``metrics.py``: the metric reports of trials;
 * ``scalings.py``: the scale verdicts on ``auto`` parameters.
@@ -14,6 +15,7 @@ Import direction: the runner and the CLI use the store; the store imports
 neither (the metric report record is :mod:`fasthpo.metric_report`).
 """
 
+from fasthpo.storage.fencing import LeaseLostError
 from fasthpo.storage.jobs import JOB_STATES, Job, JobBusyError, Lease
 from fasthpo.storage.scalings import ScalingVerdict
 from fasthpo.storage.schema import SCHEMA_VERSION
@@ -31,6 +33,7 @@ __all__ = [
     "Job",
     "JobBusyError",
     "Lease",
+    "LeaseLostError",
     "ScalingVerdict",
     "Store",
     "Trial",

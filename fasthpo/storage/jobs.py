@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fasthpo.errors import StoreError
-from fasthpo.processes import pid_alive
+from fasthpo.processes import pid_alive, process_start_time
 from fasthpo.storage.connection import json_column, transaction
 
 JOB_STATES = ("running", "completed", "stopped", "failed")
@@ -34,18 +34,35 @@ class Job:
 
 @dataclass(frozen=True)
 class Lease:
-    """Which tuner process runs a job, until when (wall clock) unless renewed."""
+    """Which tuner process runs a job.
+
+    Whether its holder still runs is judged without any wall clock: on this
+    host by its process (the pid, and the process's start time so a reused
+    pid does not pass for it), on every host by its heartbeat counter
+    ``beats``, which a waiting tuner watches advance on its own monotonic
+    clock (:func:`acquire_lease`). ``expires`` is the holder's own wall-clock
+    estimate, shown to users and never compared.
+    """
 
     owner: str
     host: str
     pid: int
     expires: float
+    pid_start: int | None = None
+    beats: int = 0
 
-    def held(self, now: float | None = None) -> bool:
-        """Whether the holder may still be running: not expired, and alive if on this host."""
-        if (now if now is not None else time.time()) >= self.expires:
-            return False
-        return self.host != socket.gethostname() or pid_alive(self.pid)
+    def holder_gone(self) -> bool:
+        """Whether the holder certainly no longer runs: on this host, its process is gone."""
+        if self.host != socket.gethostname():
+            return False  # only its heartbeat can tell
+        if not pid_alive(self.pid):
+            return True
+        started = process_start_time(self.pid)
+        return self.pid_start is not None and started is not None and started != self.pid_start
+
+    def held(self) -> bool:
+        """Whether the holder may still be running (not :meth:`holder_gone`)."""
+        return not self.holder_gone()
 
     def describe(self) -> str:
         return f"process {self.pid} on {self.host}"
@@ -112,48 +129,90 @@ def update_job(
 
 
 def acquire_lease(db: sqlite3.Connection, path: Path, job: str, *, ttl: float) -> Lease:
-    """Make this process the job's tuner for ``ttl`` seconds, and clear any stop request.
+    """Make this process the job's tuner, and clear any stop request.
 
-    Raises :class:`JobBusyError` while another live tuner holds the job.
+    A recorded holder whose process is gone (same host) gives way at once.
+    Otherwise its heartbeat counter is watched on this process's monotonic
+    clock: a beat, or another tuner taking the job, means it lives
+    (:class:`JobBusyError`); ``ttl`` seconds without a beat mean it is dead
+    or frozen, and the job is taken over. No wall clock is compared, so a
+    clock jump on either host cannot free a live tuner's job.
     """
-    now = time.time()
-    lease = Lease(secrets.token_hex(8), socket.gethostname(), os.getpid(), now + ttl)
-    with transaction(db):
-        row = db.execute("SELECT * FROM jobs WHERE name = ?", (job,)).fetchone()
-        if row is None:
-            raise StoreError(f"no job named {job!r} in {str(path)!r}")
-        current = _lease(row)
-        if current is not None and current.held(now):
+    watched: tuple[str, int] | None = None
+    since = time.monotonic()
+    while True:
+        current = _current_lease(db, path, job)
+        key = None if current is None else (current.owner, current.beats)
+        silent = watched is not None and key == watched and time.monotonic() - since >= ttl
+        if current is None or current.holder_gone() or silent:
+            taken = _take_lease(db, path, job, key, ttl=ttl)
+            if taken is not None:
+                return taken
+            watched = None  # it changed under us: watch the new state
+            continue
+        if watched is None:
+            watched, since = key, time.monotonic()
+        elif key != watched:
             raise JobBusyError(
                 f"job {job!r} is being run by {current.describe()}; stop it with "
                 f"`fasthpo stop {job}` or wait until it ends"
             )
+        time.sleep(min(_WATCH_SECONDS, ttl / 10))
+
+
+#: How often a tuner waiting for a job looks at its holder's heartbeat (seconds).
+_WATCH_SECONDS = 0.05
+
+
+def _current_lease(db: sqlite3.Connection, path: Path, job: str) -> Lease | None:
+    row = db.execute("SELECT * FROM jobs WHERE name = ?", (job,)).fetchone()
+    if row is None:
+        raise StoreError(f"no job named {job!r} in {str(path)!r}")
+    return _lease(row)
+
+
+def _take_lease(
+    db: sqlite3.Connection, path: Path, job: str, seen: tuple[str, int] | None, *, ttl: float
+) -> Lease | None:
+    """Take the lease if it is still as last ``seen`` (compare-and-set); ``None`` if it changed."""
+    now = time.time()
+    pid = os.getpid()
+    lease = Lease(
+        secrets.token_hex(8), socket.gethostname(), pid, now + ttl, process_start_time(pid), 0
+    )
+    with transaction(db):
+        current = _current_lease(db, path, job)
+        if (None if current is None else (current.owner, current.beats)) != seen:
+            return None
         db.execute(
-            "UPDATE jobs SET lease_owner = ?, lease_host = ?, lease_pid = ?, "
-            "lease_expires = ?, stop_requested_at = NULL WHERE name = ?",
-            (lease.owner, lease.host, lease.pid, lease.expires, job),
+            "UPDATE jobs SET lease_owner = ?, lease_host = ?, lease_pid = ?, lease_expires = ?, "
+            "lease_pid_start = ?, lease_beats = 0, stop_requested_at = NULL WHERE name = ?",
+            (lease.owner, lease.host, lease.pid, lease.expires, lease.pid_start, job),
         )
     return lease
 
 
 def renew_lease(db: sqlite3.Connection, job: str, owner: str, *, ttl: float) -> bool:
-    """Extend the lease ``owner`` holds; ``False`` if it is no longer theirs."""
+    """Beat: advance the counter of the lease ``owner`` holds; ``False`` if it is no longer theirs."""
     with transaction(db):
         cursor = db.execute(
-            "UPDATE jobs SET lease_expires = ? WHERE name = ? AND lease_owner = ?",
+            "UPDATE jobs SET lease_beats = lease_beats + 1, lease_expires = ? "
+            "WHERE name = ? AND lease_owner = ?",
             (time.time() + ttl, job, owner),
         )
     return cursor.rowcount == 1
 
 
-def release_lease(db: sqlite3.Connection, job: str, owner: str) -> None:
-    """Give the job up (only if ``owner`` still holds it)."""
+def release_lease(db: sqlite3.Connection, job: str, owner: str) -> bool:
+    """Give the job up (only if ``owner`` still holds it); whether it did."""
     with transaction(db):
-        db.execute(
+        cursor = db.execute(
             "UPDATE jobs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL, "
-            "lease_expires = NULL WHERE name = ? AND lease_owner = ?",
+            "lease_expires = NULL, lease_pid_start = NULL, lease_beats = 0 "
+            "WHERE name = ? AND lease_owner = ?",
             (job, owner),
         )
+    return cursor.rowcount == 1
 
 
 def lease(db: sqlite3.Connection, job: str) -> Lease | None:
@@ -193,5 +252,5 @@ def _lease(row: sqlite3.Row) -> Lease | None:
         return None
     return Lease(
         owner=row["lease_owner"], host=row["lease_host"], pid=row["lease_pid"],
-        expires=row["lease_expires"],
+        expires=row["lease_expires"], pid_start=row["lease_pid_start"], beats=row["lease_beats"],
     )

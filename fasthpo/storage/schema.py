@@ -3,7 +3,8 @@
 Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`)::
 
     jobs(name PK, spec JSON, status, seed, created_at, updated_at,
-         stop_requested_at, lease_owner, lease_host, lease_pid, lease_expires)
+         stop_requested_at, lease_owner, lease_host, lease_pid, lease_expires,
+         lease_pid_start, lease_beats)
     trials(job, trial_id, status, hyperparameters JSON, objective, exit_code,
            error, directory, created_at, started_at, ended_at, attempt)
                                                            PK (job, trial_id)
@@ -18,7 +19,11 @@ the stopping rule) with a finite objective; a metric's ``value`` is NULL when
 the job reported something that is not a finite number (``raw`` keeps the
 text). A trial is run by one or more *attempts*: a retry is a new attempt of
 the same trial, with the same id and hyperparameters. The ``lease_*`` columns
-say which tuner process runs a job (see :class:`~fasthpo.storage.jobs.Lease`).
+say which tuner process runs a job (see :class:`~fasthpo.storage.jobs.Lease`):
+``lease_pid_start`` names its process beyond pid reuse, ``lease_beats``
+counts its heartbeats (a waiting tuner watches it advance), and
+``lease_expires`` is informational (the holder's wall clock, never compared
+across hosts).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from pathlib import Path
 from fasthpo.errors import StoreError
 from fasthpo.storage.connection import configure, transaction
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: ``PRAGMA application_id`` of a fasthpo store ("fhpo"); stores made before it was set carry 0.
 APPLICATION_ID = 0x6668706F
 
@@ -49,7 +54,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     lease_owner   TEXT,
     lease_host    TEXT,
     lease_pid     INTEGER,
-    lease_expires REAL
+    lease_expires REAL,
+    lease_pid_start INTEGER,
+    lease_beats   INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS trials (
     job             TEXT NOT NULL REFERENCES jobs(name) ON DELETE CASCADE,
@@ -119,6 +126,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE trials ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1",
         "ALTER TABLE metrics ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1",
         "ALTER TABLE metrics ADD COLUMN instance INTEGER NOT NULL DEFAULT 0",
+    ),
+    2: (
+        "ALTER TABLE jobs ADD COLUMN lease_pid_start INTEGER",
+        "ALTER TABLE jobs ADD COLUMN lease_beats INTEGER NOT NULL DEFAULT 0",
     ),
 }
 BACKFILLS: dict[int, tuple[str, ...]] = {

@@ -8,6 +8,10 @@ values are JSON columns; nothing is pickled.
 ``Store`` owns the connection; each of its methods is one operation of
 :mod:`~fasthpo.storage.jobs`, :mod:`~fasthpo.storage.trials`,
 :mod:`~fasthpo.storage.metrics` or :mod:`~fasthpo.storage.scalings`, run on it.
+
+A store that took a job's lease is fenced (:mod:`~fasthpo.storage.fencing`):
+its writes to that job fail with ``LeaseLostError`` once another tuner holds
+the job, each checked inside its own write transaction.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from typing import Any
 
 from fasthpo.errors import StoreError
 from fasthpo.metric_report import MetricReport
-from fasthpo.storage import jobs, metrics, scalings, trials
+from fasthpo.storage import fencing, jobs, metrics, scalings, trials
 from fasthpo.storage.connection import configure, connect
+from fasthpo.storage.fencing import fenced
 from fasthpo.storage.jobs import Job, Lease
 from fasthpo.storage.scalings import ScalingVerdict
 from fasthpo.storage.schema import check_existing, create_store, migrate
@@ -65,6 +70,8 @@ class Store:
                 raise StoreError(f"no fasthpo store at {str(self.path)!r}")
             create_store(self.path)
         check_existing(self.path, verify=verify)
+        #: The lease owner this store writes each fenced job as (see :mod:`~fasthpo.storage.fencing`).
+        self.fences: dict[str, str] = {}
         self._db = connect(self.path)
         try:
             configure(self._db)
@@ -97,6 +104,7 @@ class Store:
         """Every job, oldest first."""
         return jobs.list_jobs(self._db)
 
+    @fenced
     def update_job(
         self, name: str, *, status: str | None = None, spec: Mapping[str, Any] | None = None
     ) -> None:
@@ -106,19 +114,28 @@ class Store:
     # -- leases and stop requests -----------------------------------------------------
 
     def acquire_lease(self, job: str, *, ttl: float) -> Lease:
-        """Make this process the job's tuner for ``ttl`` seconds, and clear any stop request.
+        """Make this process the job's tuner, clear any stop request, and fence this store's writes.
 
-        Raises :class:`~fasthpo.storage.jobs.JobBusyError` while another live tuner holds the job.
+        Raises :class:`~fasthpo.storage.jobs.JobBusyError` while another live
+        tuner holds the job; waits up to ``ttl`` seconds for a holder whose
+        heartbeat has stopped (see :func:`~fasthpo.storage.jobs.acquire_lease`).
+        From now on this store writes the job only while the lease is ours.
         """
-        return jobs.acquire_lease(self._db, self.path, job, ttl=ttl)
+        lease = jobs.acquire_lease(self._db, self.path, job, ttl=ttl)
+        fencing.install(self._db, job, lease.owner)
+        self.fences[job] = lease.owner
+        return lease
 
     def renew_lease(self, job: str, owner: str, *, ttl: float) -> bool:
-        """Extend the lease ``owner`` holds; ``False`` if it is no longer theirs."""
+        """Beat for the lease ``owner`` holds; ``False`` if it is no longer theirs."""
         return jobs.renew_lease(self._db, job, owner, ttl=ttl)
 
     def release_lease(self, job: str, owner: str) -> None:
-        """Give the job up (only if ``owner`` still holds it)."""
-        jobs.release_lease(self._db, job, owner)
+        """Give the job up (only if ``owner`` still holds it), and lift the fence."""
+        # A store that lost the lease stays fenced: it must never write the job again.
+        if jobs.release_lease(self._db, job, owner) and self.fences.get(job) == owner:
+            fencing.remove(self._db, job)
+            del self.fences[job]
 
     def lease(self, job: str) -> Lease | None:
         """The job's lease as recorded (held or not; see :meth:`Lease.held`)."""
@@ -134,6 +151,7 @@ class Store:
 
     # -- scaling verdicts -------------------------------------------------------------
 
+    @fenced
     def add_scalings(
         self, job: str, trial_id: int, verdicts: Mapping[str, tuple[str, Mapping[str, Any]]]
     ) -> None:
@@ -146,18 +164,22 @@ class Store:
 
     # -- trials -----------------------------------------------------------------------
 
+    @fenced
     def create_trial(self, job: str, hyperparameters: Mapping[str, Any]) -> Trial:
         """Insert a ``pending`` trial with the next id of ``job`` (ids are never reused)."""
         return trials.create_trial(self._db, job, hyperparameters)
 
+    @fenced
     def start_trial(self, job: str, trial_id: int, *, directory: str | None) -> None:
         """Mark a trial ``running`` and open its current attempt (just before its work starts)."""
         trials.start_trial(self._db, job, trial_id, directory=directory)
 
+    @fenced
     def record_process_groups(self, job: str, trial_id: int, groups: Iterable[int]) -> None:
         """Remember the process groups of a trial's running attempt (to find them after a crash)."""
         trials.record_process_groups(self._db, job, trial_id, groups)
 
+    @fenced
     def finish_trial(
         self,
         job: str,
@@ -174,6 +196,7 @@ class Store:
             status=status, objective=objective, exit_code=exit_code, error=error,
         )
 
+    @fenced
     def retry_trial(
         self,
         job: str,
@@ -213,6 +236,7 @@ class Store:
 
     # -- metrics ----------------------------------------------------------------------
 
+    @fenced
     def add_metrics(self, job: str, trial_id: int, reports: Iterable[MetricReport]) -> None:
         """Append metric reports of one trial in a single transaction."""
         metrics.add_metrics(self._db, job, trial_id, reports)
