@@ -132,8 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(str(exc))
         return EXIT_ERROR
     except sqlite3.Error as exc:
-        # The disk is full, a file-size limit was hit, the file is damaged, or
-        # another process held the lock past every retry: committed work is kept.
+        # The disk is full, a file-size limit was hit or the file is damaged:
+        # SQLite rolled the open transaction back, every committed one is kept.
         db = args.db or default_db_path()
         after = (
             "; what was recorded is kept, `fasthpo resume` continues the job"

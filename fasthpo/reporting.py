@@ -16,6 +16,7 @@ the tuner reads first.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -87,9 +88,12 @@ def _log_sizes(folder: str) -> dict[str, int]:
     """
     sizes = {}
     for name, stream, fd in (("stdout", sys.stdout, 1), ("stderr", sys.stderr, 2)):
+        if stream is not None:
+            # What print() buffered was written before this report; a replaced
+            # stream that cannot flush must not break report().
+            with contextlib.suppress(Exception):
+                stream.flush()
         try:
-            if stream is not None:
-                stream.flush()  # what print() buffered was written before this report
             info = os.fstat(fd)
             log = os.stat(os.path.join(folder, f"{name}.log"))
         except (OSError, ValueError):  # closed or replaced streams: no position to give
