@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import logging
+import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -68,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="return once the stop is requested, without waiting for the tuner")
     stop.add_argument("--timeout", type=float, default=STOP_WAIT_SECONDS, metavar="SECONDS",
                       help=f"how long to wait for the tuner (default {STOP_WAIT_SECONDS:g})")
+    stop.add_argument("--grace", type=float, default=None, metavar="SECONDS",
+                      help="with no live tuner: seconds between SIGTERM and SIGKILL for the trials "
+                           "it left running (default 10)")
 
     verb("list", "list the jobs in the store")
 
@@ -256,15 +260,21 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
+    from fasthpo.errors import ConfigError
+    from fasthpo.runner.backend import DEFAULT_GRACE_SECONDS
     from fasthpo.runner.stop import stop_job
 
     def requested(tuner: str) -> None:
         print(f"stop requested: {tuner} is stopping job {args.name!r}")
 
+    grace = DEFAULT_GRACE_SECONDS if args.grace is None else args.grace
+    if not (math.isfinite(grace) and grace >= 0):
+        raise ConfigError("--grace", f"must be a number of seconds >= 0, got {args.grace!r}")
     with _store(args) as store:
         job = _job(store, args.name)
         result = stop_job(
-            store, job.name, wait=not args.no_wait, timeout=args.timeout, on_requested=requested
+            store, job.name, wait=not args.no_wait, timeout=args.timeout, grace=grace,
+            on_requested=requested,
         )
     if result.tuner is None:
         again = f"; {len(result.recovered)} trial(s) will run again on resume" if result.recovered else ""

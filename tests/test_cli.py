@@ -133,6 +133,14 @@ def test_missing_job_file_and_unknown_job(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("grace", ["-1", "nan", "inf"])
+def test_a_bad_stop_grace_is_refused_before_the_store_is_touched(tmp_path, grace):
+    proc = fasthpo("stop", "toy", "--db", str(tmp_path / "s.db"), "--grace", grace)
+    assert proc.returncode == 2 and "--grace" in proc.stderr and grace in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "s.db").exists()
+
+
 def test_unreadable_store_is_one_line(tmp_path):
     (tmp_path / "junk.db").write_bytes(b"garbage" * 1000)
     proc = fasthpo("list", "--db", str(tmp_path / "junk.db"))

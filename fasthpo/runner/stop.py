@@ -48,13 +48,16 @@ def stop_job(
     *,
     wait: bool,
     timeout: float,
+    grace: float = DEFAULT_GRACE_SECONDS,
     on_requested: Callable[[str], None] | None = None,
 ) -> StopResult:
     """Stop job ``name``: ask its tuner to stop, or, with none running, recover and mark it stopped.
 
     ``on_requested`` is called with the tuner's description as soon as the
     stop is requested, before any wait (up to ``timeout`` seconds when
-    ``wait``) for the tuner to let go of the job.
+    ``wait``) for the tuner to let go of the job. ``grace`` is the time between
+    SIGTERM and SIGKILL for trials this call stops itself (those a dead or
+    frozen tuner left running); a live tuner stops its own trials with its own grace.
     """
     job = store.get_job(name)
     if job is None:
@@ -64,7 +67,7 @@ def stop_job(
     if lease is None or not lease.held():
         # No tuner runs the job: stop what a dead one may have left running.
         try:
-            return _stop_unattended(store, name, ttl)
+            return _stop_unattended(store, name, ttl, grace)
         except JobBusyError:  # a tuner started just now
             lease = store.lease(name)
     assert lease is not None
@@ -85,7 +88,7 @@ def stop_job(
         elif time.monotonic() - since >= ttl:
             # Its heartbeat stopped (frozen or hung): take the job from it, as from a dead one.
             try:
-                stopped = _stop_unattended(store, name, ttl)
+                stopped = _stop_unattended(store, name, ttl, grace)
             except JobBusyError:  # it woke up
                 beats, since = -1, time.monotonic()
             else:
@@ -94,13 +97,13 @@ def stop_job(
     return StopResult(name, tuner, None, timed_out=True)
 
 
-def _stop_unattended(store: Store, name: str, ttl: float) -> StopResult:
+def _stop_unattended(store: Store, name: str, ttl: float, grace: float) -> StopResult:
     """Take the job's lease, stop what its last tuner left running, and mark it stopped."""
     job = store.get_job(name)
     assert job is not None
     taken = store.acquire_lease(name, ttl=ttl)
     try:
-        recovered = recover_trials(store, name, grace=DEFAULT_GRACE_SECONDS)
+        recovered = recover_trials(store, name, grace=grace)
         if job.status == "running" or recovered:
             store.update_job(name, status="stopped")
     finally:

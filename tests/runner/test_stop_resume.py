@@ -191,7 +191,8 @@ def test_stop_of_a_job_whose_tuner_died_stops_its_orphans(write_job, tmp_path):
     tuner.communicate(timeout=30)
     assert process_running(grandchild) and _trainer_pids(db) and process_running(_trainer_pids(db)[0])
 
-    stop = _run_cli("stop", "toy", "--db", str(db), cwd=tmp_path)
+    # The grandchild ignores SIGTERM: only the SIGKILL after the grace period ends it.
+    stop = _run_cli("stop", "toy", "--db", str(db), "--grace", "1", cwd=tmp_path)
     assert stop.returncode == 0, stop.stderr
     assert "no tuner was running it" in stop.stdout
     trainer = _trainer_pids(db)[0]
