@@ -49,6 +49,9 @@ class CandidateSearch:
         less than this, relatively (absolutely below 1). 1e-3 moves the polished
         LogEI by under 0.01 (EI by under 1 %) and halves the polish's
         iterations against running to ``polish_maxiter`` (n = 100 and 1,000, d = 20).
+    n_exact
+        How many of the best candidates are guaranteed exact scores before the polish;
+        the others may carry an upper bound (see ``LogExpectedImprovement.ranked``).
     """
 
     n_incumbents: int = 5
@@ -57,6 +60,7 @@ class CandidateSearch:
     n_polish: int = 4
     polish_maxiter: int = 40
     polish_ftol: float = 1e-3
+    n_exact: int = 16
 
 
 def rank_candidates(
@@ -75,13 +79,15 @@ def rank_candidates(
     The candidates are ``quasi`` and neighbours of the ``n_incumbents`` best rows of
     ``observed``, settled; the ``n_polish`` best are polished over the ``free``
     coordinates, settled again and ranked with the rest. The caller proposes the
-    first that is not a duplicate of an observed or pending configuration.
+    first that is not a duplicate of an observed or pending configuration. On large
+    models only the ``n_exact`` best unpolished scores are exact; the rest are upper
+    bounds, each below those (they rank after them, roughly in order).
     """
     top = observed[np.argsort(values, kind="stable")[: search.n_incumbents]]
     repeats = search.n_local // (len(search.step_sizes) * len(top)) + 1
     local = np.vstack([perturb(np.repeat(top, repeats, axis=0), step) for step in search.step_sizes])
     Z, W = settle(np.vstack([quasi, local]))
-    scores = acquisition(W)
+    scores = acquisition.ranked(W, max(search.n_exact, search.n_polish))
     order = np.argsort(-scores, kind="stable")
     polished, polished_w = settle(
         polish(
