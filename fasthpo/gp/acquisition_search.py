@@ -44,11 +44,6 @@ class CandidateSearch:
         How many of the highest-scoring candidates the gradient polish starts from.
     polish_maxiter
         L-BFGS-B iterations of the polish.
-    polish_ftol
-        The polish stops once an iteration raises the summed LogEI of its starts by
-        less than this, relatively (absolutely below 1). 1e-3 moves the polished
-        LogEI by under 0.01 (EI by under 1 %) and halves the polish's
-        iterations against running to ``polish_maxiter`` (n = 100 and 1,000, d = 20).
     n_exact
         How many of the best candidates are guaranteed exact scores before the polish;
         the others may carry an upper bound (see ``LogExpectedImprovement.ranked``).
@@ -59,7 +54,6 @@ class CandidateSearch:
     step_sizes: tuple[float, ...] = (0.02, 0.1)
     n_polish: int = 4
     polish_maxiter: int = 40
-    polish_ftol: float = 1e-3
     n_exact: int = 16
 
 
@@ -90,10 +84,7 @@ def rank_candidates(
     scores = acquisition.ranked(W, max(search.n_exact, search.n_polish))
     order = np.argsort(-scores, kind="stable")
     polished, polished_w = settle(
-        polish(
-            acquisition, W[order[: search.n_polish]], free, maxiter=search.polish_maxiter,
-            ftol=search.polish_ftol,
-        )
+        polish(acquisition, W[order[: search.n_polish]], free, maxiter=search.polish_maxiter)
     )
     Z = np.vstack([polished, Z[order]])
     scores = np.concatenate([acquisition(polished_w), scores[order]])
@@ -107,15 +98,13 @@ def polish(
     free: np.ndarray,
     *,
     maxiter: int = 40,
-    ftol: float = 1e-3,
 ) -> np.ndarray:
     """Maximise LogEI from each start by L-BFGS-B over the ``free`` coordinates in [0, 1].
 
     The starts are optimised jointly (their LogEIs summed: the terms do not
     interact, so one L-BFGS-B run moves each on its own surface) to pay the
     Python overhead once. Coordinates outside ``free`` (one-hot categoricals)
-    stay where they are. ``ftol`` is L-BFGS-B's relative tolerance on that sum.
-    Returns the moved points (k, D).
+    stay where they are. Returns the moved points (k, D).
     """
     starts = np.atleast_2d(np.asarray(starts, dtype=float))
     k = len(starts)
@@ -139,7 +128,7 @@ def polish(
         jac=True,
         method="L-BFGS-B",
         bounds=[(0.0, 1.0)] * (k * len(idx)),
-        options={"maxiter": maxiter, "ftol": ftol},
+        options={"maxiter": maxiter},
     )
     out = starts.copy()
     out[:, idx] = np.clip(result.x.reshape(k, len(idx)), 0.0, 1.0)
