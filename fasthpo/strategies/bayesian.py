@@ -69,8 +69,12 @@ log = logging.getLogger("fasthpo.bayesian")
 
 #: The first fit of a model starts from the prior mode. A relative tolerance of 1e-6
 #: left the fitted posterior and held-out predictions unchanged against scipy's 2e-9
-#: (Levy-20, n = 300) and saves a tenth of the evaluations.
-FRESH_FIT = FitSettings(maxiter=100, ftol=1e-6)
+#: (Levy-20, n = 300) and saves a tenth of the evaluations; 1e-4 with a gradient
+#: tolerance of 1e-3 (the warm fits' own) saves a third more at n = 100, d = 20 (Levy,
+#: Ackley, Rosenbrock, Styblinski-Tang, 5 seeds each): log posterior lower by a
+#: median 0.08 (at most 1.3), held-out log predictive density unchanged (median
+#: 0.001, at worst 0.18 lower).
+FRESH_FIT = FitSettings(maxiter=100, ftol=1e-4, gtol=1e-3)
 #: Up to this many observations every fit also restarts from the prior mode (a few
 #: points can pull the previous fit into a poor basin); beyond, the warm start alone.
 RESTART_BELOW = 40
