@@ -69,12 +69,8 @@ log = logging.getLogger("fasthpo.bayesian")
 
 #: The first fit of a model starts from the prior mode. A relative tolerance of 1e-6
 #: left the fitted posterior and held-out predictions unchanged against scipy's 2e-9
-#: (Levy-20, n = 300) and saves a tenth of the evaluations; 1e-4 with a gradient
-#: tolerance of 1e-3 (the warm fits' own) saves a third more at n = 100, d = 20 (Levy,
-#: Ackley, Rosenbrock, Styblinski-Tang, 5 seeds each): log posterior lower by a
-#: median 0.08 (at most 1.3), held-out log predictive density unchanged (median
-#: 0.001, at worst 0.18 lower).
-FRESH_FIT = FitSettings(maxiter=100, ftol=1e-4, gtol=1e-3)
+#: (Levy-20, n = 300) and saves a tenth of the evaluations.
+FRESH_FIT = FitSettings(maxiter=100, ftol=1e-6)
 #: Up to this many observations every fit also restarts from the prior mode (a few
 #: points can pull the previous fit into a poor basin); beyond, the warm start alone.
 RESTART_BELOW = 40
@@ -88,10 +84,6 @@ WARM_FIT = FitSettings(maxiter=50, ftol=1e-4, gtol=1e-3)
 #: but for one seed in nine (a slightly worse basin, log posterior 0.2 % lower).
 COARSE_POINTS = 50
 COARSE_ABOVE = 150
-#: The coarse fit is cheap and the fit after it is not: a tight tolerance there leaves
-#: less to do on 200 points (n = 300, Levy-20: 51 + 20 evaluations against 37 + 26
-#: with ``FRESH_FIT``).
-COARSE_FIT = FitSettings(maxiter=100, ftol=1e-6)
 
 
 class BayesianOptimizer:
@@ -303,7 +295,7 @@ class BayesianOptimizer:
             coarse = self._subset(y, fit_rows, COARSE_POINTS)
             starts = [fit_hyperparameters(
                 self._Z[coarse], self._transform.transform(y[coarse]), starts=starts,
-                settings=COARSE_FIT,
+                settings=FRESH_FIT,
             )]
             warm = True
         # A warm start sits near the optimum: a loose tolerance and a short cap suffice.
