@@ -32,3 +32,26 @@ def test_ask_after_n_observations(benchmark, n, d, scaling):
     proposals = benchmark(opt.ask, 1)
     assert len(proposals) == 1
     space.validate(proposals[0])
+
+
+@pytest.mark.parametrize("screened", [False, True])
+def test_candidate_scoring_at_n_1000(benchmark, screened):
+    """Scoring a proposal's 516 candidates at (n, d) = (1000, 20): every one exact, or screened
+    by the LogEI bound with the top 16 exact (what ``rank_candidates`` does on large models)."""
+    from fasthpo.gp.acquisition import LogExpectedImprovement
+    from fasthpo.gp.model import GaussianProcess, Hyperparameters
+
+    benchmark.group = "score 516 candidates n=1000 d=20"
+    rng = np.random.default_rng(0)
+    X = rng.random((1000, 20))
+    y = np.sum((X - 0.3) ** 2, axis=1) + 0.1 * np.sin(9 * X).sum(axis=1)
+    gp = GaussianProcess(X, (y - y.mean()) / y.std(), Hyperparameters.prior_mode(20))
+    best = X[np.argsort(gp.y)[:5]]
+    Z = np.vstack([
+        rng.random((256, 20)),
+        np.clip(np.repeat(best, 52, axis=0) + rng.normal(0, 0.05, (260, 20)), 0, 1),
+    ])
+    acquisition = LogExpectedImprovement(gp, float(gp.y.min()))
+    score = (lambda: acquisition.ranked(Z, 16)) if screened else (lambda: acquisition(Z))
+    scores = benchmark(score)
+    assert np.argmax(scores) == np.argmax(acquisition(Z))

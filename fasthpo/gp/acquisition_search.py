@@ -44,6 +44,9 @@ class CandidateSearch:
         How many of the highest-scoring candidates the gradient polish starts from.
     polish_maxiter
         L-BFGS-B iterations of the polish.
+    n_exact
+        How many of the best candidates are guaranteed exact scores before the polish;
+        the others may carry an upper bound (see ``LogExpectedImprovement.ranked``).
     """
 
     n_incumbents: int = 5
@@ -51,6 +54,7 @@ class CandidateSearch:
     step_sizes: tuple[float, ...] = (0.02, 0.1)
     n_polish: int = 4
     polish_maxiter: int = 40
+    n_exact: int = 16
 
 
 def rank_candidates(
@@ -69,13 +73,15 @@ def rank_candidates(
     The candidates are ``quasi`` and neighbours of the ``n_incumbents`` best rows of
     ``observed``, settled; the ``n_polish`` best are polished over the ``free``
     coordinates, settled again and ranked with the rest. The caller proposes the
-    first that is not a duplicate of an observed or pending configuration.
+    first that is not a duplicate of an observed or pending configuration. On large
+    models only the ``n_exact`` best unpolished scores are exact; the rest are upper
+    bounds, each below those (they rank after them, roughly in order).
     """
     top = observed[np.argsort(values, kind="stable")[: search.n_incumbents]]
     repeats = search.n_local // (len(search.step_sizes) * len(top)) + 1
     local = np.vstack([perturb(np.repeat(top, repeats, axis=0), step) for step in search.step_sizes])
     Z, W = settle(np.vstack([quasi, local]))
-    scores = acquisition(W)
+    scores = acquisition.ranked(W, max(search.n_exact, search.n_polish))
     order = np.argsort(-scores, kind="stable")
     polished, polished_w = settle(
         polish(acquisition, W[order[: search.n_polish]], free, maxiter=search.polish_maxiter)
