@@ -1,4 +1,4 @@
-"""The store failing under a running tuner: a file-size limit, a lock held past the busy timeout.
+"""The store failing under a running tuner: a full disk, a file-size limit, a lock held past the busy timeout.
 
 Real tuner processes, real SQLite files. Each ends in one line (no traceback)
 and loses nothing committed; a resume continues the job.
@@ -6,6 +6,7 @@ and loses nothing committed; a resume continues the job.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -13,6 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+import pytest
 
 from fasthpo.runner.recovery import process_running
 from fasthpo.storage import Store
@@ -66,6 +70,46 @@ def test_a_file_size_limit_ends_the_tuner_in_one_line_and_a_resume_continues(tmp
         trials = store.trials("toy")
     assert [t.status for t in trials] == ["completed"] * 12
     assert {t.trial_id: t.objective for t in trials if t.trial_id in before} == before
+
+
+@contextlib.contextmanager
+def _small_disk(path: Path, size: str):
+    """A tmpfs of ``size`` mounted at ``path`` (root only; the test is skipped where mounting is refused)."""
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                             capture_output=True, text=True) if os.geteuid() == 0 else None
+    if mounted is None or mounted.returncode != 0:
+        pytest.skip("needs root and a tmpfs mount to make a small disk")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def test_a_full_disk_ends_the_tuner_in_one_line_and_a_resume_continues(tmp_path, write_job):
+    job = write_job(static_hyperparameters={"mode": "ok", "sleep": 0.0, "steps": 40},
+                    limits={"max_trials": 30, "max_parallel": 2})
+    with _small_disk(tmp_path / "disk", "400k") as disk:
+        db = disk / "s.db"
+        proc = subprocess.run(_cli("run", str(job), "--db", str(db), "--quiet"), capture_output=True,
+                              text=True, env=ENV, cwd=tempfile.gettempdir(), timeout=180)
+        assert proc.returncode != 0
+        assert "Traceback" not in proc.stderr, proc.stderr
+        errors = [line for line in proc.stderr.splitlines() if "error" in line]
+        assert len(errors) == 1 and "full" in errors[0] and "resume" in errors[0], proc.stderr
+        with Store(db, create=False) as store:
+            before = {t.trial_id: t.objective for t in store.trials("toy") if t.status == "completed"}
+        assert 0 < len(before) < 30, proc.stderr
+
+        # Room again: the same store, folders and results, and the job finishes.
+        subprocess.run(["mount", "-o", "remount,size=16m", str(disk)], check=True)
+        resumed = subprocess.run(_cli("resume", "toy", "--db", str(db), "--quiet"), capture_output=True,
+                                 text=True, env=ENV, cwd=tempfile.gettempdir(), timeout=180)
+        assert resumed.returncode == 0, resumed.stderr
+        with Store(db, create=False) as store:
+            trials = store.trials("toy")
+        assert [t.status for t in trials] == ["completed"] * 30
+        assert {t.trial_id: t.objective for t in trials if t.trial_id in before} == before
 
 
 LOCKER = """
