@@ -49,6 +49,24 @@ def test_import_loads_no_numerical_stack_until_asked():
     assert proc.stdout.split() == ["[]", "False"]
 
 
+def test_the_bayesian_strategy_proposes_without_importing_scipy_stats():
+    # scipy.stats took most of a new process's time to its first proposal.
+    proc = _run(
+        "import sys\n"
+        "from fasthpo.space import Continuous, SearchSpace\n"
+        "from fasthpo.strategies.bayesian import BayesianOptimizer\n"
+        "opt = BayesianOptimizer(SearchSpace([Continuous('x', 0.0, 1.0)]), seed=0)\n"
+        "for _ in range(6):\n"
+        "    (c,) = opt.ask(1)\n"
+        "    opt.tell(c, (c['x'] - 0.3) ** 2)\n"
+        "opt.ask(1)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('scipy.stats')))\n",
+        os.pathsep.join(sys.path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["[]"]
+
+
 def test_public_names_resolve():
     for name in fasthpo.__all__:
         assert getattr(fasthpo, name) is not None

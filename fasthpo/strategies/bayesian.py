@@ -50,7 +50,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from fasthpo.gp.acquisition import LogExpectedImprovement
 from fasthpo.gp.acquisition_search import CandidateSearch, rank_candidates
@@ -64,6 +63,7 @@ from fasthpo.strategies import scale_detection
 from fasthpo.strategies.base import Observations, check_count, config_key
 from fasthpo.strategies.encoding import SpaceEncoder
 from fasthpo.strategies.random import finite_size
+from fasthpo.strategies.sobol import scrambled_sobol
 
 log = logging.getLogger("fasthpo.bayesian")
 
@@ -131,7 +131,9 @@ class BayesianOptimizer:
         self._sign = 1.0 if self.direction == "minimize" else -1.0
         self._encoder = SpaceEncoder(space)
         self._rng = np.random.default_rng(seed)
-        self._sobol = qmc.Sobol(len(space), scramble=True, seed=self._rng)
+        # A child generator, as SciPy's qmc.Sobol(seed=self._rng) spawned: the same design
+        # and the same stream after it.
+        self._sobol = scrambled_sobol(len(space), self._rng.spawn(1)[0])
         self.n_initial = n_initial or min(10, max(5, len(space) + 1))
         self.refit_all_below = refit_all_below
         self.refit_growth = refit_growth
