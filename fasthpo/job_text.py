@@ -41,8 +41,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def parse_yaml(text: str, source: str) -> Any:
     """Plain values from YAML ``text``; ``ConfigError`` naming ``source`` and the line on error."""
+    loader = None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        # A SafeLoader: plain values only, never arbitrary objects. Made inside the try,
+        # since reading the text already refuses unprintable characters.
+        loader = _UniqueKeyLoader(text)
+        return loader.get_single_data()
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}" if where is not None else ""
@@ -50,6 +54,9 @@ def parse_yaml(text: str, source: str) -> Any:
         raise ConfigError("", f"{source}: invalid YAML{at}: {problem}") from None
     except RecursionError:
         raise ConfigError("", f"{source}: invalid YAML: nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 class _DuplicateJsonKey(ValueError):

@@ -75,3 +75,10 @@ def test_cli_refuses_a_duplicate_key_in_one_line_and_writes_no_store(tmp_path):
     assert len(lines) == 1 and "duplicate key 'C'" in lines[0] and "line 5" in lines[0]
     assert "Traceback" not in proc.stderr
     assert not Path(db).exists()
+
+
+def test_yaml_with_an_unprintable_character_is_a_config_error(tmp_path):
+    path = tmp_path / "job.yaml"
+    path.write_text("name: toy\x07\n")
+    with pytest.raises(ConfigError, match=r"job.yaml: invalid YAML: unacceptable character #x0007"):
+        load_job(path)
