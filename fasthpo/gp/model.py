@@ -221,21 +221,19 @@ def fit_hyperparameters(
     y: np.ndarray,
     *,
     starts: list[Hyperparameters],
-    maxiter: int | None = None,
     settings: FitSettings = FitSettings(),
 ) -> Hyperparameters:
     """MAP hyperparameters by L-BFGS-B with analytic gradients, best of the given starts.
 
     X holds encoded points; the starts' ``warp_columns`` (all the same) say which
-    columns are warped, and their warp shapes are fitted with the rest. ``maxiter``,
-    when given, overrides ``settings.maxiter``.
+    columns are warped, and their warp shapes are fitted with the rest.
     """
     best: tuple[float, np.ndarray] | None = None
     columns = starts[0].warp_columns
     box = bounds(X.shape[1], len(columns))
     objective = NegLogPosterior(X, y, columns)
     options = {
-        "maxiter": settings.maxiter if maxiter is None else maxiter,
+        "maxiter": settings.maxiter,
         "ftol": settings.ftol,
         "gtol": settings.gtol,
     }
