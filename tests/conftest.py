@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,16 @@ def trainer_job(**overrides: Any) -> dict[str, Any]:
     }
     job.update(overrides)
     return job
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0) -> None:
+    """Poll ``predicate`` every 50 ms until it is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import fasthpo
 from fasthpo.runner.lease import LEASE_SECONDS_ENV
 from fasthpo.storage import JobBusyError, Store
 from fasthpo.strategies.random import RandomSearch
+from tests.conftest import wait_for
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
@@ -61,21 +62,12 @@ def _run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpro
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def _wait_for(predicate, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
-
-
 def _freeze(pid: int, db: Path) -> None:
     """SIGSTOP the tuner at a moment it holds no write transaction (a frozen writer would
     keep the store's write lock, a different fault: every other writer waits for it)."""
     for _ in range(100):
         os.kill(pid, signal.SIGSTOP)
-        _wait_for(lambda: _state(pid) == "T", timeout=10)
+        wait_for(lambda: _state(pid) == "T", timeout=10)
         probe = sqlite3.connect(db, timeout=0, isolation_level=None)
         try:
             probe.execute("BEGIN IMMEDIATE")
@@ -107,14 +99,14 @@ def test_a_frozen_tuner_that_wakes_after_a_takeover_stops_and_writes_nothing(wri
     env = {**ENV, LEASE_SECONDS_ENV: "2"}  # a freeze of a few seconds outlasts the lease
     job = _waiting_job(write_job, tmp_path, limits={"max_trials": 2, "max_parallel": 2})
     first = _cli("run", str(job), "--db", str(db), cwd=tmp_path, env=env)
-    _wait_for(lambda: len(_launches(tmp_path)) == 2)
+    wait_for(lambda: len(_launches(tmp_path)) == 2)
     _freeze(first.pid, db)
     try:
         # Its heartbeat is frozen with it: the second tuner sees the silence and takes over,
         # stopping the first one's trials and running them again as attempt 2.
         second = _cli("resume", "toy", "--db", str(db), cwd=tmp_path, env=env)
-        _wait_for(lambda: len(_launches(tmp_path)) == 4)
-        _wait_for(lambda: _attempts(db) == {1: ["lost", "running"], 2: ["lost", "running"]})
+        wait_for(lambda: len(_launches(tmp_path)) == 4)
+        wait_for(lambda: _attempts(db) == {1: ["lost", "running"], 2: ["lost", "running"]})
     finally:
         os.kill(first.pid, signal.SIGCONT)
     _, err = first.communicate(timeout=60)
@@ -144,7 +136,7 @@ def test_a_live_tuner_keeps_its_job_when_its_stored_expiry_lies_in_the_past(writ
     job = _waiting_job(write_job, tmp_path, limits={"max_trials": 1})
     first = _cli("run", str(job), "--db", str(db), cwd=tmp_path)
     try:
-        _wait_for(lambda: len(_launches(tmp_path)) == 1)
+        wait_for(lambda: len(_launches(tmp_path)) == 1)
         with sqlite3.connect(db) as raw:
             raw.execute("UPDATE jobs SET lease_expires = 0")
         second = _run_cli("resume", "toy", "--db", str(db), cwd=tmp_path)
@@ -229,7 +221,7 @@ def test_stop_takes_over_a_frozen_tuner_and_the_tuner_stays_fenced_off(write_job
     env = {**ENV, LEASE_SECONDS_ENV: "1"}
     job = _waiting_job(write_job, tmp_path, limits={"max_trials": 1})
     tuner = _cli("run", str(job), "--db", str(db), cwd=tmp_path, env=env)
-    _wait_for(lambda: len(_launches(tmp_path)) == 1)
+    wait_for(lambda: len(_launches(tmp_path)) == 1)
     _freeze(tuner.pid, db)
     try:
         stop = _run_cli("stop", "toy", "--db", str(db), cwd=tmp_path, env=env)

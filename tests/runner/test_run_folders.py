@@ -7,10 +7,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from fasthpo.storage import Store
+from tests.conftest import wait_for
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
@@ -22,13 +22,6 @@ def _cli(*args: str) -> list[str]:
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(_cli(*args), capture_output=True, text=True, env=ENV,
                           cwd=tempfile.gettempdir(), timeout=180)
-
-
-def _wait_for(predicate, timeout: float = 60.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.05)
 
 
 def _one_line(proc: subprocess.CompletedProcess[str], *words: str) -> str:
@@ -53,7 +46,7 @@ def test_a_store_that_lost_its_wal_does_not_start_over_the_old_trial_folders(tmp
     tuner = subprocess.Popen(_cli("run", str(job), "--db", str(db)), env=ENV,
                              cwd=tempfile.gettempdir(), stderr=subprocess.DEVNULL)
     try:
-        _wait_for(lambda: (runs / "trial-0001" / "trainer.pid").exists())
+        wait_for(lambda: (runs / "trial-0001" / "trainer.pid").exists())
         os.kill(tuner.pid, signal.SIGKILL)
         tuner.wait(timeout=30)
     finally:

@@ -18,6 +18,7 @@ from fasthpo.config import load_job
 from fasthpo.runner.recovery import process_running
 from fasthpo.runner.tuner import run_job
 from fasthpo.storage import Store
+from tests.conftest import wait_for
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
@@ -60,15 +61,6 @@ def _trials(db: Path, status: tuple[str, ...] | None = None) -> list:
         return store.trials("toy", status=status) if store.get_job("toy") else []
 
 
-def _wait_for(predicate, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
-
-
 def _trainer_pids(db: Path) -> list[int]:
     runs = db.parent / f"{db.stem}-runs" / "toy"
     return [int(p.read_text()) for p in runs.glob("*/trainer.pid") if p.read_text()]
@@ -87,14 +79,14 @@ def test_kill_9_then_resume_keeps_every_result_and_finishes_the_budget(write_job
     )
     tuner = _cli("run", str(job), "--db", str(db), cwd=tmp_path)
     if moment == "first-trials-running":
-        _wait_for(lambda: len(_trials(db, ("running",))) == 2)
+        wait_for(lambda: len(_trials(db, ("running",))) == 2)
     elif moment == "some-completed":
-        _wait_for(lambda: len(_trials(db, ("completed",))) >= 2)
+        wait_for(lambda: len(_trials(db, ("completed",))) >= 2)
     else:  # killed while it was stopping its trials after SIGTERM
-        _wait_for(lambda: len(_trainer_pids(db)) == 2)
+        wait_for(lambda: len(_trainer_pids(db)) == 2)
         tuner.send_signal(signal.SIGTERM)
         time.sleep(0.05)
-    _wait_for(lambda: len(_trainer_pids(db)) >= 1)
+    wait_for(lambda: len(_trainer_pids(db)) >= 1)
     before = _objectives(db)
     tuner.kill()
     tuner.communicate(timeout=30)
@@ -128,7 +120,7 @@ def test_fasthpo_stop_from_another_terminal_then_resume(write_job, tmp_path):
         limits={"max_trials": 3, "max_parallel": 2},
     )
     tuner = _cli("run", str(job), "--db", str(db), cwd=tmp_path)
-    _wait_for(lambda: len(_trials(db, ("running",))) == 2)
+    wait_for(lambda: len(_trials(db, ("running",))) == 2)
 
     stop = _run_cli("stop", "toy", "--db", str(db), cwd=tmp_path)
     assert stop.returncode == 0, stop.stderr
@@ -158,7 +150,7 @@ def test_a_second_tuner_is_refused_while_the_first_lives_and_takes_over_when_it_
         limits={"max_trials": 2, "max_parallel": 1},
     )
     first = _cli("run", str(job), "--db", str(db), cwd=tmp_path)
-    _wait_for(lambda: len(_trials(db, ("running",))) == 1)
+    wait_for(lambda: len(_trials(db, ("running",))) == 1)
     second = _run_cli("run", str(job), "--db", str(db), cwd=tmp_path)
     assert second.returncode == 1
     assert f"being run by process {first.pid}" in second.stderr
@@ -185,7 +177,7 @@ def test_stop_of_a_job_whose_tuner_died_stops_its_orphans(write_job, tmp_path):
     )
     tuner = _cli("run", str(job), "--db", str(db), cwd=tmp_path)
     runs = tmp_path / "s-runs" / "toy" / "trial-0001"
-    _wait_for(lambda: (runs / "grandchild.pid").exists() and (runs / "grandchild.pid").read_text())
+    wait_for(lambda: (runs / "grandchild.pid").exists() and (runs / "grandchild.pid").read_text())
     grandchild = int((runs / "grandchild.pid").read_text())
     tuner.kill()
     tuner.communicate(timeout=30)
@@ -196,7 +188,7 @@ def test_stop_of_a_job_whose_tuner_died_stops_its_orphans(write_job, tmp_path):
     assert stop.returncode == 0, stop.stderr
     assert "no tuner was running it" in stop.stdout
     trainer = _trainer_pids(db)[0]
-    _wait_for(lambda: not process_running(grandchild) and not process_running(trainer), timeout=30)
+    wait_for(lambda: not process_running(grandchild) and not process_running(trainer), timeout=30)
     (trial,) = _trials(db)
     assert trial.status == "pending"
     with Store(db) as store:
@@ -331,7 +323,7 @@ def test_ctrl_c_stops_the_job_with_exit_code_130_and_a_resume_finishes_it(write_
     job = write_job(static_hyperparameters=_slow_until_resumed(tmp_path, sleep=3.0, steps=3),
                     limits={"max_trials": 2})
     tuner = _cli("run", str(job), "--db", str(db), cwd=tmp_path)
-    _wait_for(lambda: len(_trials(db, ("running",))) == 1)
+    wait_for(lambda: len(_trials(db, ("running",))) == 1)
     tuner.send_signal(signal.SIGINT)
     _, err = tuner.communicate(timeout=60)
     assert tuner.returncode == 128 + signal.SIGINT, err
