@@ -52,8 +52,9 @@ def test_instances_report_and_the_objective_aggregates_them(tmp_path, aggregate,
             x = trial.hyperparameters["x"]
             final = {r.instance: r for r in store.metrics("multi", trial.trial_id, "loss") if r.step == 1}
             assert {i: r.value for i, r in final.items()} == {0: x, 1: x + 1}
-            if offset is None:  # the later of the two final reports
-                expected = max(final.values(), key=lambda r: r.reported_at).value
+            if offset is None:  # the later of the two final reports; a tie goes to the later arrival
+                latest = max(r.reported_at for r in final.values())
+                expected = [r for r in final.values() if r.reported_at == latest][-1].value
             else:
                 expected = x + offset
             assert trial.objective == pytest.approx(expected, abs=1e-12)
