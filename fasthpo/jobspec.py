@@ -182,14 +182,32 @@ BINDING_FIELDS = (
 
 
 def binding_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """Describe each binding field that differs between two stored job dicts."""
+    """Describe each binding field that differs between two stored job dicts, one leaf per line.
+
+    Nested dicts are compared key by key, so a changed bound reads
+    ``hyperparameters.n_estimators.max: 200 -> 300`` rather than two whole dicts.
+    """
     old, new = _with_defaults(old), _with_defaults(new)
-    return [
-        f"{key}: {json.dumps(old.get(key), sort_keys=True)} -> "
-        f"{json.dumps(new.get(key), sort_keys=True)}"
-        for key in BINDING_FIELDS
-        if json.dumps(old.get(key), sort_keys=True) != json.dumps(new.get(key), sort_keys=True)
-    ]
+    changed: list[str] = []
+    for key in BINDING_FIELDS:
+        _differences(key, old.get(key), new.get(key), changed)
+    return changed
+
+
+_ABSENT = object()
+
+
+def _differences(path: str, old: Any, new: Any, out: list[str]) -> None:
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for key in [*old, *(k for k in new if k not in old)]:
+            _differences(f"{path}.{key}", old.get(key, _ABSENT), new.get(key, _ABSENT), out)
+        return
+    if _json(old) != _json(new):
+        out.append(f"{path}: {_json(old)} -> {_json(new)}")
+
+
+def _json(value: Any) -> str:
+    return "(absent)" if value is _ABSENT else json.dumps(value, sort_keys=True)
 
 
 def _with_defaults(spec: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -458,19 +458,29 @@ def test_binding_differences(tmp_path):
     changed = {
         **base,
         "command": ["python", "train2.py"],
-        "hyperparameters": {**base["hyperparameters"], "depth": {"type": "integer", "min": 1, "max": 9}},
+        "hyperparameters": {**base["hyperparameters"], "width": {"type": "integer", "min": 1, "max": 9}},
         "objective": {"metric": "loss", "direction": "maximize"},
     }
     diffs = binding_differences(base, changed)
-    assert [d.split(":")[0] for d in diffs] == ["command", "hyperparameters", "objective"]
+    assert [d.split(":")[0] for d in diffs] == ["command", "hyperparameters.width", "objective.direction"]
     assert diffs[0] == 'command: ["python", "train.py"] -> ["python", "train2.py"]'
-    assert '"direction": "maximize"' in diffs[2]
+    assert diffs[1] == 'hyperparameters.width: (absent) -> {"max": 9, "min": 1, "type": "integer"}'
+    assert diffs[2] == 'objective.direction: "minimize" -> "maximize"'
 
     other = {**base, "static_hyperparameters": {"folds": 5}, "metrics": []}
     assert [d.split(":")[0] for d in binding_differences(base, other)] == [
-        "static_hyperparameters",
+        "static_hyperparameters.folds",
         "metrics",
     ]
+
+
+def test_a_changed_bound_is_one_line_naming_the_field(tmp_path):
+    base = parse_job(_minimal(), base_dir=tmp_path).to_dict()
+    (name,) = base["hyperparameters"]
+    bound = {**base["hyperparameters"][name], "max": 300}
+    diffs = binding_differences(base, {**base, "hyperparameters": {name: bound}})
+    old = json.dumps(base["hyperparameters"][name]["max"])
+    assert diffs == [f"hyperparameters.{name}.max: {old} -> 300"]
 
 
 def test_binding_differences_ignore_key_order(tmp_path):
@@ -576,7 +586,7 @@ def test_changing_the_aggregate_binds_but_an_old_spec_means_last(tmp_path):
     base = parse_job(_minimal(), base_dir=tmp_path).to_dict()
     mean = {**base, "objective": {**base["objective"], "aggregate": "mean"}}
     (diff,) = binding_differences(base, mean)
-    assert diff.startswith("objective:") and '"aggregate": "mean"' in diff
+    assert diff == 'objective.aggregate: "last" -> "mean"'
     # A job stored before the key existed aggregated with 'last': same definition.
     old = {**base, "objective": {"metric": "loss", "direction": "minimize"}}
     assert binding_differences(old, base) == []
