@@ -82,6 +82,9 @@ from fasthpo.errors import ConfigError, did_you_mean
 from fasthpo.space import Categorical, Integer, Parameter, SearchSpace, render_value
 from fasthpo.strategies.base import Observations, check_count, config_key
 
+#: How to install the peers: the published extra, or the same from a source checkout.
+BENCH_EXTRA = "pip install 'fasthpo[bench]' (from a checkout: pip install '.[bench]')"
+
 __all__ = ["AskTell", "OptimizerSpec", "get_optimizer", "optimizer_names"]
 
 
@@ -440,7 +443,7 @@ _OPTIMIZERS: dict[str, OptimizerSpec] = {
             description="Optuna TPESampler (multivariate, constant liar), 10 random startup trials",
             requires=("optuna",),
             factory=_optuna_tpe,
-            install_hint="pip install 'fasthpo[bench]'",
+            install_hint=BENCH_EXTRA,
         ),
         OptimizerSpec(
             name="optuna-gp",
@@ -449,14 +452,14 @@ _OPTIMIZERS: dict[str, OptimizerSpec] = {
             factory=_optuna_gp,
             # greenlet is optional to Optuna, but without it GPSampler runs its
             # L-BFGS-B restarts one after another and proposes more slowly.
-            install_hint="pip install 'fasthpo[bench]' and PyTorch's CPU build (docs/benchmarks.md)",
+            install_hint=BENCH_EXTRA + " and PyTorch's CPU build (docs/benchmarks.md)",
         ),
         OptimizerSpec(
             name="skopt-gp",
             description="scikit-optimize Optimizer, GP estimator, gp_hedge, 10 random initial points",
             requires=("skopt", "sklearn"),
             factory=SkoptGP,
-            install_hint="pip install 'fasthpo[bench]'",
+            install_hint=BENCH_EXTRA,
         ),
     )
 }

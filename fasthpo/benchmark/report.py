@@ -262,7 +262,9 @@ def plot_report(
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("plots need matplotlib: pip install 'fasthpo[bench]'") from None
+        raise ImportError(
+            "plots need matplotlib: pip install 'fasthpo[bench]' (from a checkout: pip install '.[bench]')"
+        ) from None
 
     out = Path(out_dir)
     curves = regret_curves(results)

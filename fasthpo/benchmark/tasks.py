@@ -50,7 +50,9 @@ from fasthpo.space import Categorical, Continuous, Integer, SearchSpace
 
 CACHE_ENV = "FASTHPO_BENCH_CACHE"
 CACHE_FILE = "evaluations.sqlite3"
-_INSTALL = "install fasthpo[bench] (or scikit-learn) to evaluate real tasks"
+_INSTALL = (
+    "real tasks need scikit-learn: pip install 'fasthpo[bench]' (from a checkout: pip install '.[bench]')"
+)
 
 
 def default_cache_dir() -> Path:
