@@ -26,6 +26,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from fasthpo import trial_channel
 from fasthpo.trial_env import HYPERPARAMETERS_ENV, METRICS_FILE_ENV
 
 
@@ -56,8 +57,10 @@ def report(step: int | None = None, **metrics: Any) -> None:
     **metrics
         Metric name to number, e.g. ``report(step=3, loss=0.25, accuracy=0.91)``.
 
-    Outside a tuner-launched trial (no ``FASTHPO_METRICS_FILE``) this does
-    nothing, so the same script runs by hand unchanged.
+    Inside ``Tuner.optimize``'s objective the values go straight to the tuner
+    (as the same records a subprocess trial's reports become). Outside a
+    tuner-launched trial (no ``FASTHPO_METRICS_FILE``) this does nothing, so
+    the same script runs by hand unchanged.
     """
     if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
         raise TypeError(f"fasthpo.report: step must be an int or None, got {step!r}")
@@ -68,6 +71,10 @@ def report(step: int | None = None, **metrics: Any) -> None:
         "step": step,
         "metrics": {name: _metric_value(name, value) for name, value in metrics.items()},
     }
+    channel = trial_channel.current()
+    if channel is not None:
+        channel.report(step, record["metrics"], record["time"])
+        return
     path = os.environ.get(METRICS_FILE_ENV)
     if not path:
         return
@@ -78,6 +85,18 @@ def report(step: int | None = None, **metrics: Any) -> None:
         os.write(fd, line.encode("utf-8"))
     finally:
         os.close(fd)
+
+
+def should_stop() -> bool:
+    """Whether the tuner asked the running trial to stop (early stopping, ``fasthpo stop``, Ctrl-C).
+
+    For objectives run by ``Tuner.optimize``: check it between steps and return
+    (the value reported last counts as the trial's, as for a stopped subprocess
+    trial). A subprocess trial is stopped with SIGTERM instead, so there, and
+    outside any trial, this is always ``False``.
+    """
+    channel = trial_channel.current()
+    return channel is not None and channel.should_stop()
 
 
 def _log_sizes(folder: str) -> dict[str, int]:

@@ -298,8 +298,10 @@ class TuningLoop:
         }
         if changes:
             self.store.add_scalings(self.job, self.told_trial, changes)
-            for name, (verdict, _) in changes.items():
+            for name, (verdict, evidence) in changes.items():
                 self.verdicts[name] = verdict
+                if verdict == "undetermined" and "margin" not in evidence:
+                    continue  # no comparison was made yet: nothing to say
                 log.info("%s looks %s-scaled (as of trial %d)", name, verdict, self.told_trial)
 
     def _drain(self, reason: str, *, force: bool = False) -> None:

@@ -15,13 +15,14 @@ why); it never counts as the best.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fasthpo.errors import ConfigError
 from fasthpo.jobspec import JobSpec, RetryPolicy, binding_differences, check_job_name
@@ -31,10 +32,15 @@ from fasthpo.runner.early_stopping import MedianStoppingRule
 from fasthpo.runner.lease import JobLease
 from fasthpo.runner.loop import TuningLoop
 from fasthpo.runner.recovery import recover_trials
+from fasthpo.runner.scratch import MEMORY, ScratchStore
 from fasthpo.space import SearchSpace
 from fasthpo.storage import Store, Trial, default_db_path
+from fasthpo.storage.store import DB_ENV
 from fasthpo.strategies.base import Strategy
 from fasthpo.strategies.registry import DEFAULT_STRATEGY, check_strategy_name, make_strategy
+
+if TYPE_CHECKING:
+    import pandas
 
 log = logging.getLogger("fasthpo")
 
@@ -69,7 +75,10 @@ class Tuner:
         Job name in the store; an existing job of that name is continued.
         ``None`` makes a new one, ``tuner-<timestamp>``.
     db
-        Path of the store (default ``$FASTHPO_DB`` or ``./fasthpo.db``).
+        Path of the store. ``":memory:"`` is a throwaway store that lives as
+        long as the tuner (see :mod:`fasthpo.runner.scratch`). The default is
+        ``$FASTHPO_DB`` when it is set, else ``":memory:"`` (as in Optuna): pass a
+        path to keep the results or to continue the job later.
     static_hyperparameters
         Fixed values passed to every trial along with the tuned ones.
     retry
@@ -118,7 +127,10 @@ class Tuner:
             if name is not None
             else datetime.now().strftime("tuner-%Y%m%d-%H%M%S-") + secrets.token_hex(2)
         )
-        self.db = str(db) if db is not None else default_db_path()
+        if db is None:
+            db = os.environ.get(DB_ENV) or MEMORY
+        self._scratch = ScratchStore() if str(db) == MEMORY else None
+        self.db = self._scratch.path if self._scratch is not None else str(db)
         self.static_hyperparameters = dict(static_hyperparameters or {})
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigError("retry", f"must be a RetryPolicy, got {retry!r}")
@@ -128,27 +140,77 @@ class Tuner:
 
     def optimize(
         self,
-        fn: Callable[[dict[str, Any]], float],
+        fn: Callable[[dict[str, Any]], float | None],
         *,
         catch: tuple[type[BaseException], ...] = (),
+        max_parallel: int = 1,
+        executor: str = "thread",
+        early_stopping: str = "off",
+        show_progress: bool = False,
     ) -> Trial | None:
-        """Tune ``fn(params) -> float`` in this process, one trial at a time; return the best.
+        """Tune ``fn(params) -> float``; return the best trial.
 
-        An exception in ``fn`` fails its trial and is re-raised once stored,
-        unless its type is in ``catch``, in which case tuning goes on.
+        Parameters
+        ----------
+        fn
+            The objective. It returns the trial's value, or ``None`` when it
+            reported the objective metric itself with ``fasthpo.report``; it may
+            call ``fasthpo.report(step=..., **metrics)`` for intermediate values and
+            ``fasthpo.should_stop()`` to learn that the tuner wants it to stop.
+        catch
+            Exception types that fail their trial and let tuning go on; any
+            other exception fails its trial and is re-raised once stored.
+        max_parallel
+            Trials at once (proposals take the running ones into account, as for
+            job files).
+        executor
+            ``"thread"`` (default): each trial in a thread of this process, any
+            callable. ``"process"``: worker processes (``spawn``), for CPU-bound
+            objectives; ``fn`` must be importable (a module-level function).
+        early_stopping
+            ``"auto"``: the median stopping rule on the objective metric's
+            reported steps (the objective must check ``fasthpo.should_stop()``).
+        show_progress
+            A progress bar on stderr (needs tqdm).
         """
-        from fasthpo.runner.function import FunctionBackend
+        from fasthpo.jobspec import EARLY_STOPPING_MODES
 
+        if isinstance(max_parallel, bool) or not isinstance(max_parallel, int) or max_parallel < 1:
+            raise ConfigError("max_parallel", f"must be a positive integer, got {max_parallel!r}")
+        if executor not in ("thread", "process"):
+            raise ConfigError("executor", f"must be 'thread' or 'process', got {executor!r}")
+        if early_stopping not in EARLY_STOPPING_MODES:
+            raise ConfigError(
+                "early_stopping", f"must be one of {', '.join(EARLY_STOPPING_MODES)}, got {early_stopping!r}"
+            )
         spec = {
             "kind": "function",
             "hyperparameters": self.space.to_dict(),
             "static_hyperparameters": self.static_hyperparameters,
             "objective": self.objective.to_dict(),
             "strategy": self.strategy if isinstance(self.strategy, str) else type(self.strategy).__name__,
+            "limits": {"max_trials": self.max_trials, "max_parallel": max_parallel},
+            "early_stopping": early_stopping,
         }
-        backend = FunctionBackend(fn, metric=self.objective.metric)
-        with Store(self.db, verify=True) as store:
-            return self._run(store, spec, backend, max_parallel=1, catch=catch).best
+        backend: Backend
+        if executor == "process":
+            from fasthpo.runner.worker_pool import ProcessBackend
+
+            backend = ProcessBackend(fn, metric=self.objective.metric, workers=max_parallel)
+        else:
+            from fasthpo.runner.function import FunctionBackend
+
+            backend = FunctionBackend(fn, metric=self.objective.metric, workers=max_parallel)
+        try:
+            with Store(self.db, verify=True) as store:
+                return self._run(
+                    store, spec, backend, max_parallel=max_parallel, catch=catch,
+                    early_stopping=early_stopping, show_progress=show_progress,
+                ).best
+        finally:
+            close = getattr(backend, "close", None)
+            if close is not None:
+                close()
 
     def best(self) -> Trial | None:
         """The best completed trial of this tuner's job in the store."""
@@ -164,6 +226,17 @@ class Tuner:
         with Store(self.db, create=False) as store:
             return store.trials(self.name)
 
+    def trials_dataframe(self) -> pandas.DataFrame:
+        """Every trial of this tuner's job as a pandas DataFrame, one row per trial.
+
+        The columns are those of ``fasthpo trials --format csv`` (see
+        :mod:`fasthpo.results`); needs pandas (``pip install 'fasthpo[pandas]'``).
+        """
+        from fasthpo.results import dataframe
+
+        with Store(self.db, create=False) as store:
+            return dataframe(store, self.name)
+
     # -- the loop ---------------------------------------------------------------------
 
     def _run(
@@ -176,6 +249,7 @@ class Tuner:
         catch: tuple[type[BaseException], ...] = (),
         early_stopping: str = "off",
         grace: float = DEFAULT_GRACE_SECONDS,
+        show_progress: bool = False,
     ) -> TuningResult:
         seed = self._open_job(store, spec)
         with JobLease(store, self.name) as lease:

@@ -153,25 +153,6 @@ def test_bad_arguments_are_refused_by_name(tmp_path, kwargs, field):
     assert not (tmp_path / "t.db").exists()
 
 
-def test_function_backend_stops_only_trials_that_have_not_started():
-    from fasthpo.runner.backend import Exited, Reported, TrialLaunch
-    from fasthpo.runner.function import FunctionBackend
-
-    calls = []
-    backend = FunctionBackend(lambda p: calls.append(p["x"]) or p["x"], metric="loss")
-    assert backend.free_slots() >= 1_000_000  # calls queue: the loop's max_parallel is the limit
-    backend.launch(TrialLaunch(1, {"x": 1.0}))
-    backend.launch(TrialLaunch(2, {"x": 2.0}, attempt=2))
-    first = backend.poll(0)
-    assert [type(e) for e in first] == [Reported, Exited] and first[1].status == "completed"
-    backend.stop(1, "too late: it already ran")
-    backend.stop(2, "pruned")
-    assert backend.running == (2,)
-    assert backend.poll(0) == [Exited(2, "stopped", error="pruned")]
-    assert backend.poll(0) == [] and backend.running == ()
-    assert calls == [1.0]  # the stopped trial's function was never called
-
-
 def test_scale_verdicts_are_stored_with_the_trial_they_date_from(tmp_path):
     from fasthpo.cli import _describe_text, _summary
 
