@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import math
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -82,7 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     trials = verb("trials", "list a job's trials")
     trials.add_argument("name", metavar="NAME")
     trials.add_argument(
-        "--format", choices=("table", "csv", "json"), default="table", help="output format"
+        "--format", choices=("table", "csv", "json"), default="table",
+        help="output format (csv: the columns of fasthpo.load(), full precision)",
+    )
+    trials.add_argument(
+        "--curves", action="store_true",
+        help="print every reported value instead, as CSV in long format: trial_id,step,metric,value",
     )
     _bench_parser(verb("bench", "benchmark optimizers against each other (see `bench latency`)"))
     return parser
@@ -146,7 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"the store {db!r} failed: {exc}{after}")
         return EXIT_ERROR
     except KeyboardInterrupt:
-        _error("interrupted; running trials were stopped and will run again on resume")
+        # Not an error of the user's: say what happened, without the "error:" prefix.
+        print(
+            "fasthpo: interrupted; running trials were stopped and run again on `fasthpo resume`"
+            if args.verb in ("run", "resume") else "fasthpo: interrupted",
+            file=sys.stderr,
+        )
         return 128 + _received_signal[-1] if _received_signal else EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
@@ -211,9 +222,10 @@ def _why_failed(store: Any, spec: Any) -> str:
     metric = spec.objective.metric
     if trials and all(t.status == "failed" for t in trials):
         first = trials[0]
-        lines = (first.error or "no error recorded").strip().splitlines() or [""]
-        error = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
-        return f"job {spec.name!r} failed: every trial failed; trial {first.trial_id}: {error}"
+        return (
+            f"job {spec.name!r} failed: every trial failed; trial {first.trial_id}: "
+            f"{_first_line(first.error)}"
+        )
     regexes = [m.regex for m in spec.metrics if m.name == metric]
     source = (
         f"no output line matched metrics regex {regexes[0]!r}" if regexes
@@ -331,12 +343,31 @@ def _summary(store: Any, job: Any) -> dict[str, Any]:
             "objective": best.objective,
             "directory": best.directory,
         },
+        "failure": _failure(store, job.name) if best is None else None,
         "tuner": _tuner(store.lease(job.name)),
         "retries": sum(a.attempt > 1 for a in store.attempts(job.name)),
         "detected_scaling": _scalings(store.scalings(job.name)),
         "created_at": job.created_at,
         "updated_at": job.updated_at,
     }
+
+
+def _failure(store: Any, job: str) -> dict[str, Any] | None:
+    """When no trial has an objective yet: how many failed, and the first one's error."""
+    failed = store.trials(job, status=("failed",))
+    if not failed:
+        return None
+    return {"failed": len(failed), "trial_id": failed[0].trial_id, "error": _first_line(failed[0].error)}
+
+
+def _first_line(error: str | None) -> str:
+    lines = (error or "no error recorded").strip().splitlines() or [""]
+    return lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+
+
+def _shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, with an ellipsis when something was cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _tuner(lease: Any) -> dict[str, Any] | None:
@@ -354,6 +385,15 @@ def _scalings(history: list[Any]) -> dict[str, Any]:
         entry.update(verdict=record.verdict, since_trial=record.trial_id, evidence=record.evidence)
         entry["history"].append({"verdict": record.verdict, "trial": record.trial_id})
     return out
+
+
+def _verdict_text(entry: dict[str, Any]) -> str:
+    """A scale verdict as ``describe`` shows it; none is judged before enough results exist."""
+    evidence = entry.get("evidence") or {}
+    if entry["verdict"] == "undetermined" and "margin" not in evidence:
+        needs = re.search(r"needs (\d+)", str(evidence.get("reason", "")))
+        return f"not judged yet (needs {needs.group(1) if needs else 10} results)"
+    return f"{entry['verdict']} (since trial {entry['since_trial']})"
 
 
 def _describe_text(summary: dict[str, Any]) -> str:
@@ -378,11 +418,17 @@ def _describe_text(summary: dict[str, Any]) -> str:
         width = max(len(name) for name in scalings)
         for i, (name, entry) in enumerate(scalings.items()):
             head = "scaling   " if i == 0 else "          "
-            lines.append(
-                f"{head} {name.ljust(width)}: {entry['verdict']} (since trial {entry['since_trial']})"
-            )
+            lines.append(f"{head} {name.ljust(width)}: {_verdict_text(entry)}")
     best = summary["best"]
-    if best is None:
+    failure = summary.get("failure")
+    if best is None and failure is not None:
+        failed = failure["failed"]
+        everything = "every trial" if failed == summary["trials"] else f"{failed} trial(s)"
+        lines.append(
+            f"best       none: {everything} failed; trial {failure['trial_id']}: "
+            f"{_shorten(failure['error'], 160)}"
+        )
+    elif best is None:
         lines.append("best       none yet (no completed trial with a finite objective)")
     else:
         lines.append(
@@ -409,33 +455,56 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _trials(args: argparse.Namespace) -> int:
+    from fasthpo.results import CURVE_COLUMNS, curve_table, trial_table
+
     with _store(args) as store:
         job = _job(store, args.name)
         trials = store.trials(job.name)
+        if args.curves:
+            curves = curve_table(store, job.name)
+            _write_csv(CURVE_COLUMNS, [[_cell(r[c], True) for c in CURVE_COLUMNS] for r in curves])
+            return 0
+        if args.format == "csv":
+            columns, table = trial_table(store, job.name)
+            _write_csv(columns, [[_csv_cell(c, row[c]) for c in columns] for row in table])
+            return 0
     names = list(job.spec["hyperparameters"])
     if args.format == "json":
         print(json.dumps([t.to_dict() for t in trials], indent=2))
         return 0
     header = ["trial_id", "status", "objective", *names, "exit_code", "error"]
-    exact = args.format == "csv"  # CSV keeps full precision; the table is for eyes
     rows = [
         [
-            str(t.trial_id), t.status, _cell(t.objective, exact),
-            *(_cell(t.hyperparameters.get(n), exact) for n in names),
-            _cell(t.exit_code, exact),
-            (t.error or "").splitlines()[0][: None if exact else 60] if t.error else "",
+            str(t.trial_id), t.status, _cell(t.objective, False),
+            *(_cell(t.hyperparameters.get(n), False) for n in names),
+            _cell(t.exit_code, False),
+            _shorten(_first_line(t.error), 60) if t.error else "",
         ]
         for t in trials
     ]
-    if args.format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-        sys.stdout.write(buffer.getvalue())
-    else:
-        print(_table(header, rows) if rows else "no trials")
+    print(_table(header, rows) if rows else "no trials")
     return 0
+
+
+def _write_csv(header: list[str], rows: list[list[str]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    sys.stdout.write(buffer.getvalue())
+
+
+def _csv_cell(column: str, value: Any) -> str:
+    """A CSV cell: full precision, times in ISO 8601 (UTC), a multi-line error on one line."""
+    from datetime import UTC, datetime
+
+    if value is None:
+        return ""
+    if column in ("started_at", "ended_at"):
+        return datetime.fromtimestamp(value, UTC).isoformat()
+    if column == "error":
+        return _first_line(value)
+    return _cell(value, True)
 
 
 def _cell(value: Any, exact: bool) -> str:
@@ -480,7 +549,7 @@ def _bench(args: argparse.Namespace) -> int:
     results_file = run_benchmark(plan, out, workers=args.workers, cache_dir=args.cache)
     results = [r for r in load_results(results_file) if r.key in set(plan.runs())]
     order = {"problems": plan.problems, "optimizers": plan.optimizers}
-    report = markdown_report(results, title=f"fasthpo bench --suite {args.suite}", **order)
+    report = markdown_report(results, title=_bench_title(args), **order)
     (results_file.parent / "report.md").write_text(report, encoding="utf-8")
     sys.stdout.write(report)
     if not args.no_plots:
@@ -492,6 +561,22 @@ def _bench(args: argparse.Namespace) -> int:
             print("plots: " + ", ".join(str(p) for p in pngs), file=sys.stderr)
     print(f"results: {results_file}", file=sys.stderr)
     return 0
+
+
+def _bench_title(args: argparse.Namespace) -> str:
+    """The command that made a report, as the user gave it (the suite only where it was used)."""
+    parts = ["fasthpo bench"]
+    if not (args.problems and args.optimizers and args.budget is not None and args.seeds is not None):
+        parts.append(f"--suite {args.suite}")
+    for flag, values in (("--problems", args.problems), ("--optimizers", args.optimizers)):
+        if values:
+            parts.append(" ".join([flag, *values]))
+    for flag, value in (("--budget", args.budget), ("--seeds", args.seeds)):
+        if value is not None:
+            parts.append(f"{flag} {value}")
+    if args.parallel:
+        parts.append(" ".join(["--parallel", *map(str, args.parallel)]))
+    return " ".join(parts)
 
 
 _VERBS = {

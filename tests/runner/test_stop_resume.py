@@ -327,7 +327,7 @@ def test_ctrl_c_stops_the_job_with_exit_code_130_and_a_resume_finishes_it(write_
     tuner.send_signal(signal.SIGINT)
     _, err = tuner.communicate(timeout=60)
     assert tuner.returncode == 128 + signal.SIGINT, err
-    assert "interrupted" in err
+    assert "fasthpo: interrupted; running trials were stopped" in err and "error:" not in err
     with Store(db) as store:
         assert store.get_job("toy").status == "stopped" and store.lease("toy") is None
     assert [t.status for t in _trials(db)] == ["pending"]
