@@ -103,6 +103,8 @@ class TuningLoop:
             if trial.objective is not None and trial.status in ("completed", "stopped"):
                 self.strategy.tell(config, trial.objective)
                 self.told_trial = trial.trial_id
+            elif trial.status in ("completed", "failed", "stopped"):
+                self._tell_failed(config)
             elif trial.status == "pending":
                 self.configs[trial.trial_id] = config
                 self.queue.append(trial.trial_id)
@@ -277,6 +279,7 @@ class TuningLoop:
         if self.rule is not None:
             self.rule.finished(trial_id)
         if value is None:
+            self._tell_failed(config)
             log.warning("trial %d %s: %s", trial_id, status, _first_line(error))
             return
         self.strategy.tell(config, value)
@@ -287,6 +290,12 @@ class TuningLoop:
             log.info("trial %d completed: %s=%.6g%s", trial_id, self.objective.metric, value, mark)
         else:
             log.info("trial %d stopped early at %s=%.6g", trial_id, self.objective.metric, value)
+
+    def _tell_failed(self, config: dict[str, Any]) -> None:
+        """A trial ended without a value: strategies that keep failures never propose it again."""
+        tell_failed = getattr(self.strategy, "tell_failed", None)
+        if tell_failed is not None:
+            tell_failed(config)
 
     def _record_verdicts(self) -> None:
         if self.told_trial is None:

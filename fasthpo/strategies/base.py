@@ -68,6 +68,7 @@ class Observations:
         self.direction: Direction = check_direction(direction)
         self.configs: list[dict[str, Any]] = []
         self.values: list[float] = []
+        self.failed: list[dict[str, Any]] = []  # evaluations that produced no value
         self._keys: set[tuple[Any, ...]] = set()  # kept as configs arrive: asks stay O(pending)
 
     def add(self, config: Mapping[str, Any], value: float) -> dict[str, Any]:
@@ -83,11 +84,18 @@ class Observations:
         if not math.isfinite(value):
             raise ConfigError(
                 "value",
-                f"must be finite, got {value!r}; a failed evaluation is not told to the strategy",
+                f"must be finite, got {value!r}; tell a failed evaluation with tell_failed(config)",
             )
         normalised = self.space.validate(config)
         self.configs.append(normalised)
         self.values.append(value)
+        self._keys.add(config_key(self.space, normalised))
+        return normalised
+
+    def add_failed(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Record an evaluation that failed (no value): it is never proposed again."""
+        normalised = self.space.validate(config)
+        self.failed.append(normalised)
         self._keys.add(config_key(self.space, normalised))
         return normalised
 

@@ -97,6 +97,11 @@ class RandomSearch:
         """Record a finished evaluation (validated; a bad call changes nothing)."""
         self._observations.add(config, value)
 
+    def tell_failed(self, config: Mapping[str, Any]) -> None:
+        """Record that evaluating ``config`` failed (it produced no value): it counts as
+        evaluated and is never proposed again, and nothing is learnt from it."""
+        self._observations.add_failed(config)
+
     def best(self) -> tuple[dict[str, Any], float] | None:
         """Best configuration and value told so far."""
         return self._observations.best()
