@@ -281,7 +281,15 @@ class Tuner:
                 catch=catch,
             )
             loop.restore(previous)
-            status = loop.run()
+            if show_progress:
+                from fasthpo.progress import ProgressBar
+
+                with ProgressBar(
+                    self.db, self.name, total=self.max_trials, direction=self.objective.direction
+                ):
+                    status = loop.run()
+            else:
+                status = loop.run()
         best = store.best_trial(self.name, self.objective.direction)
         return TuningResult(self.name, status, best)
 
@@ -309,10 +317,13 @@ class Tuner:
         return self.strategy
 
 
-def run_job(spec: JobSpec, *, db: str | Path | None = None) -> TuningResult:
+def run_job(
+    spec: JobSpec, *, db: str | Path | None = None, show_progress: bool = False
+) -> TuningResult:
     """Run (or continue) the tuning job ``spec`` with the local subprocess backend.
 
-    Trial folders go to ``<db folder>/<db stem>-runs/<job>/trial-NNNN``.
+    Trial folders go to ``<db folder>/<db stem>-runs/<job>/trial-NNNN``;
+    ``show_progress`` draws a live bar on stderr (:mod:`fasthpo.progress`).
     """
     from fasthpo.runner.local import LocalBackend
 
@@ -345,7 +356,7 @@ def run_job(spec: JobSpec, *, db: str | Path | None = None) -> TuningResult:
             backend.check_new_job()
         result = tuner._run(
             store, spec.to_dict(), backend, max_parallel=spec.limits.max_parallel,
-            early_stopping=spec.early_stopping, grace=backend.grace,
+            early_stopping=spec.early_stopping, grace=backend.grace, show_progress=show_progress,
         )
     log.info("job %s %s in %.1f s", spec.name, result.status, time.monotonic() - started)
     return result
