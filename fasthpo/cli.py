@@ -56,13 +56,15 @@ def _parser() -> argparse.ArgumentParser:
 
     run = verb("run", "run a tuning job from its job file (continues it if it exists)")
     run.add_argument("job_file", metavar="JOB", help="job file (.yaml, .yml or .json)")
-    run.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+    run.add_argument("-q", "--quiet", action="store_true",
+                     help="no progress and no log lines: only errors, and the summary at the end")
 
     resume = verb("resume", "continue a stored job (after a stop, a crash or kill -9)")
     resume.add_argument("name", metavar="NAME")
     resume.add_argument("--max-trials", type=int, default=None, metavar="N",
                         help="raise (or lower) the job's trial budget")
-    resume.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+    resume.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress and no log lines: only errors, and the summary at the end")
 
     stop = verb("stop", "stop a job: no new trials, running ones stopped gracefully")
     stop.add_argument("name", metavar="NAME")
@@ -90,6 +92,19 @@ def _parser() -> argparse.ArgumentParser:
         "--curves", action="store_true",
         help="print every reported value instead, as CSV in long format: trial_id,step,metric,value",
     )
+    validate = verb("validate", "check a job file without running it; print its parsed search space")
+    validate.add_argument("job_file", metavar="JOB", help="job file (.yaml, .yml or .json)")
+
+    logs = verb("logs", "print a trial's output (its last attempt's stdout, or --stderr)")
+    logs.add_argument("name", metavar="NAME")
+    logs.add_argument("trial", metavar="TRIAL", type=int)
+    logs.add_argument("--stderr", action="store_true", help="print stderr instead of stdout")
+    logs.add_argument("--rank", type=int, default=0, metavar="R",
+                      help="the instance, for jobs with instance_count > 1 (default 0)")
+
+    delete = verb("delete", "delete a job, its records and its trial folders (never while it runs)")
+    delete.add_argument("name", metavar="NAME")
+    delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     _bench_parser(verb("bench", "benchmark optimizers against each other (see `bench latency`)"))
     return parser
 
@@ -198,8 +213,11 @@ def _run(args: argparse.Namespace) -> int:
 def _tune(spec: Any, args: argparse.Namespace) -> int:
     from fasthpo.runner.tuner import run_job
 
+    # A terminal gets a live bar with the log lines above it; a pipe or a CI log
+    # gets plain lines only; --quiet, only errors (and the summary at the end).
+    progress = not args.quiet and sys.stderr.isatty()
     logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
+        level=logging.ERROR if args.quiet else logging.INFO,
         format="%(asctime)s %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,
@@ -207,7 +225,7 @@ def _tune(spec: Any, args: argparse.Namespace) -> int:
     # SIGTERM stops the job the way Ctrl-C does: running trials are stopped and recorded.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, _raise_interrupt)
-    result = run_job(spec, db=args.db)
+    result = run_job(spec, db=args.db, show_progress=progress)
     with _store(args) as store:
         print(_describe_text(_summary(store, _job(store, result.job))))
         if result.status == "failed":
@@ -522,6 +540,97 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from fasthpo.config import load_job
+    from fasthpo.strategies.scale_detection import prior_scale
+
+    spec = load_job(args.job_file)
+    limits = spec.limits
+    print(f"{args.job_file}: valid")
+    print(f"job        {spec.name}")
+    print(f"command    {' '.join(spec.command)}")
+    print(f"objective  {spec.objective.direction} {spec.objective.metric}")
+    print(
+        f"strategy   {spec.strategy}, {limits.max_trials} trials, {limits.max_parallel} at a time"
+        + (f", early stopping {spec.early_stopping}" if spec.early_stopping != "off" else "")
+    )
+    rows = []
+    for p in spec.space:
+        if p.kind == "categorical":
+            rows.append([p.name, p.kind, ", ".join(map(str, p.values)), ""])  # type: ignore[union-attr]
+            continue
+        scaling = p.scaling  # type: ignore[union-attr]
+        if scaling == "auto":
+            start = prior_scale(p).name if spec.strategy == "bayesian" else "linear"  # type: ignore[arg-type]
+            learns = "checked against the results" if spec.strategy == "bayesian" else "no learning"
+            scaling = f"auto: searched as {start} at first ({learns})"
+        rows.append([p.name, p.kind, f"{p.low:g} … {p.high:g}", scaling])  # type: ignore[union-attr]
+    print("hyperparameters")
+    print("\n".join("  " + line for line in _table(["name", "type", "range", "scaling"], rows).splitlines()))
+    if spec.static_hyperparameters:
+        fixed = ", ".join(f"{k}={v}" for k, v in spec.static_hyperparameters.items())
+        print(f"static     {fixed}")
+    return 0
+
+
+def _logs(args: argparse.Namespace) -> int:
+    import shutil
+    from pathlib import Path
+
+    from fasthpo.errors import ConfigError
+
+    with _store(args) as store:
+        job = _job(store, args.name)
+        trial = store.get_trial(job.name, args.trial)
+    if trial is None:
+        raise ConfigError("TRIAL", f"job {job.name!r} has no trial {args.trial}")
+    if trial.directory is None:
+        how = "in-process (Tuner.optimize)" if job.spec.get("kind") == "function" else "nowhere yet"
+        raise ConfigError("TRIAL", f"trial {args.trial} of job {job.name!r} ran {how}: it has no log files")
+    count = int(job.spec.get("instance_count", 1))
+    if not 0 <= args.rank < count:
+        raise ConfigError(
+            "--rank", f"must be between 0 and {count - 1} for job {job.name!r}, got {args.rank}"
+        )
+    folder = Path(trial.directory) / f"rank-{args.rank}" if count > 1 else Path(trial.directory)
+    path = folder / ("stderr.log" if args.stderr else "stdout.log")
+    try:
+        with path.open("rb") as source:
+            sys.stdout.flush()
+            shutil.copyfileobj(source, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+    except FileNotFoundError:
+        raise ConfigError("TRIAL", f"no log file at {str(path)!r}") from None
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    import shutil
+    from pathlib import Path
+
+    from fasthpo.errors import ConfigError
+
+    with _store(args) as store:
+        job = _job(store, args.name)
+        count = len(store.trials(job.name))
+        runs = store.path.resolve().parent / f"{store.path.stem}-runs" / job.name
+        what = f"job {job.name!r} and its {count} trial(s) from {str(store.path)!r}"
+        if runs.is_dir():
+            what += f", and its trial folders in {str(runs)!r}"
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise ConfigError("--yes", f"would delete {what}; confirm with --yes")
+            answer = input(f"delete {what}? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("nothing deleted")
+                return 0
+        store.delete_job(job.name)
+    if Path(runs).is_dir():
+        shutil.rmtree(runs)
+    print(f"deleted {what}")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     if args.bench_verb == "latency":
         from fasthpo.benchmark.latency import format_latency, measure_latency
@@ -581,7 +690,7 @@ def _bench_title(args: argparse.Namespace) -> str:
 
 _VERBS = {
     "run": _run, "resume": _resume, "stop": _stop, "list": _list, "describe": _describe,
-    "trials": _trials, "bench": _bench,
+    "trials": _trials, "bench": _bench, "validate": _validate, "logs": _logs, "delete": _delete,
 }
 
 

@@ -221,6 +221,27 @@ def lease(db: sqlite3.Connection, job: str) -> Lease | None:
     return None if row is None else _lease(row)
 
 
+def delete_job(db: sqlite3.Connection, job: str) -> bool:
+    """Delete the job and everything recorded of it; ``False`` if there was none.
+
+    Refused (:class:`JobBusyError`) while a tuner that may be alive holds its
+    lease: judged inside the write transaction, so no tuner can take the job
+    between the check and the delete.
+    """
+    with transaction(db):
+        row = db.execute("SELECT * FROM jobs WHERE name = ?", (job,)).fetchone()
+        if row is None:
+            return False
+        current = _lease(row)
+        if current is not None and current.held():
+            raise JobBusyError(
+                f"job {job!r} is being run by {current.describe()}; stop it first "
+                f"(fasthpo stop {job}), then delete it"
+            )
+        db.execute("DELETE FROM jobs WHERE name = ?", (job,))  # trials, attempts, metrics: cascaded
+    return True
+
+
 def request_stop(db: sqlite3.Connection, job: str) -> None:
     """Ask the job's tuner to stop (it notices within a second); idempotent."""
     with transaction(db):

@@ -141,6 +141,10 @@ class Store:
         """The job's lease as recorded (held or not; see :meth:`Lease.held`)."""
         return jobs.lease(self._db, job)
 
+    def delete_job(self, job: str) -> bool:
+        """Delete a job and all its records, unless a live tuner holds it (see :func:`jobs.delete_job`)."""
+        return jobs.delete_job(self._db, job)
+
     def request_stop(self, job: str) -> None:
         """Ask the job's tuner to stop (it notices within a second); idempotent."""
         jobs.request_stop(self._db, job)
