@@ -71,3 +71,22 @@ def test_public_names_resolve():
     for name in fasthpo.__all__:
         assert getattr(fasthpo, name) is not None
     assert "Tuner" in dir(fasthpo)
+
+
+def test_metadata_names_the_license_and_the_one_version():
+    from importlib.metadata import metadata, version
+
+    assert version("fasthpo") == fasthpo.__version__
+    meta = metadata("fasthpo")
+    assert meta["License-Expression"] == "Apache-2.0"
+    assert "LICENSE" in (meta.get_all("License-File") or [])
+    license_file = Path(__file__).resolve().parents[1] / "LICENSE"
+    assert "Apache License" in license_file.read_text() and "Version 2.0" in license_file.read_text()
+
+
+def test_python_dash_m_fasthpo_is_the_command_line():
+    proc = subprocess.run(
+        [sys.executable, "-m", "fasthpo", "--version"], capture_output=True, text=True,
+        cwd=tempfile.gettempdir(), env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == f"fasthpo {fasthpo.__version__}"
