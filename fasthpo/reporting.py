@@ -26,7 +26,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from fasthpo import trial_channel
+from fasthpo.trial_channel import current as _current_channel
 from fasthpo.trial_env import HYPERPARAMETERS_ENV, METRICS_FILE_ENV
 
 
@@ -71,7 +71,7 @@ def report(step: int | None = None, **metrics: Any) -> None:
         "step": step,
         "metrics": {name: _metric_value(name, value) for name, value in metrics.items()},
     }
-    channel = trial_channel.current()
+    channel = _current_channel()
     if channel is not None:
         channel.report(step, record["metrics"], record["time"])
         return
@@ -95,7 +95,7 @@ def should_stop() -> bool:
     trial). A subprocess trial is stopped with SIGTERM instead, so there, and
     outside any trial, this is always ``False``.
     """
-    channel = trial_channel.current()
+    channel = _current_channel()
     return channel is not None and channel.should_stop()
 
 

@@ -476,11 +476,9 @@ def test_binding_differences(tmp_path):
 
 def test_a_changed_bound_is_one_line_naming_the_field(tmp_path):
     base = parse_job(_minimal(), base_dir=tmp_path).to_dict()
-    (name,) = base["hyperparameters"]
-    bound = {**base["hyperparameters"][name], "max": 300}
-    diffs = binding_differences(base, {**base, "hyperparameters": {name: bound}})
-    old = json.dumps(base["hyperparameters"][name]["max"])
-    assert diffs == [f"hyperparameters.{name}.max: {old} -> 300"]
+    depth = {**base["hyperparameters"]["depth"], "max": 300}
+    changed = {**base, "hyperparameters": {**base["hyperparameters"], "depth": depth}}
+    assert binding_differences(base, changed) == ["hyperparameters.depth.max: 8 -> 300"]
 
 
 def test_binding_differences_ignore_key_order(tmp_path):

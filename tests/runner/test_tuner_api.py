@@ -160,3 +160,51 @@ def test_bad_optimize_arguments_are_refused_by_name(tmp_path, kwargs, field):
     tuner = fasthpo.Tuner(_space(), max_trials=1, db=tmp_path / "t.db")
     with pytest.raises(ConfigError, match=field):
         tuner.optimize(lambda p: 1.0, **kwargs)
+
+
+def _until(backend, predicate, timeout=60.0):
+    """Poll the backend until an event satisfies ``predicate``; return every event seen."""
+    import time
+
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen.extend(backend.poll(0.05))
+        if any(predicate(e) for e in seen):
+            return seen
+    raise AssertionError(f"timed out; events: {seen}")
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_stop_sets_the_flag_should_stop_reads_and_the_trial_exits_stopped(executor, monkeypatch):
+    from fasthpo.runner.backend import Exited, Reported, TrialLaunch
+
+    monkeypatch.syspath_prepend(str(JOBS))
+    import objectives
+
+    if executor == "thread":
+        from fasthpo.runner.function import FunctionBackend
+
+        backend = FunctionBackend(objectives.waits_for_stop, metric="loss", workers=2)
+    else:
+        from fasthpo.runner.worker_pool import ProcessBackend
+
+        backend = ProcessBackend(objectives.waits_for_stop, metric="loss", workers=2)
+    try:
+        assert backend.free_slots() == 2
+        backend.launch(TrialLaunch(7, {"x": 0.5}))
+        assert backend.running == (7,) and backend.free_slots() == 1
+        events = _until(backend, lambda e: isinstance(e, Reported))
+        (report,) = [e.report for e in events if isinstance(e, Reported)]
+        assert (report.name, report.value, report.step, report.source) == ("loss", 100.0, 0, "report")
+        backend.stop(7, "early stopping: worse than the median")
+        events = _until(backend, lambda e: isinstance(e, Exited))
+        assert events[-1] == Exited(7, "stopped", error="early stopping: worse than the median")
+        assert backend.running == () and backend.free_slots() == 2
+    finally:
+        getattr(backend, "close", lambda: None)()
+
+
+def test_outside_an_objective_should_stop_is_false_and_report_does_nothing(monkeypatch):
+    monkeypatch.delenv("FASTHPO_METRICS_FILE", raising=False)
+    assert fasthpo.should_stop() is False
+    fasthpo.report(step=1, loss=0.5)  # no trial: nothing to write, nothing raised
