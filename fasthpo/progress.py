@@ -70,7 +70,11 @@ class ProgressBar:
         from tqdm.contrib.logging import logging_redirect_tqdm
 
         columns, lines = _size(self.stream)
+        with Store(self.db, create=False) as store:  # a continued job starts where it stood
+            counters = store.counters(self.job)
+        finished = counters["completed"] + counters["failed"] + counters["stopped"]
         self._bar = tqdm(
+            initial=finished,
             total=self.total, desc=self.job, unit="trial", file=self.stream, ncols=columns, nrows=lines,
             bar_format="{desc}: {n_fmt}/{total_fmt} trials |{bar}| [{elapsed}<{remaining}{postfix}]",
         )

@@ -69,3 +69,13 @@ def test_run_draws_a_bar_on_a_terminal_and_plain_lines_otherwise(write_job, tmp_
 
     code, out, err = _run(job, tmp_path / "quiet.db", "--quiet", tty=True)
     assert code == 0 and err.strip() == "" and "trials     3 of 3" in out
+
+
+def test_a_continued_job_starts_the_bar_where_it_stood(tmp_path, capsys):
+    space = fasthpo.SearchSpace([fasthpo.Continuous("x", 0.0, 1.0)])
+    fasthpo.Tuner(space, max_trials=2, db=tmp_path / "t.db", name="again").optimize(lambda p: p["x"])
+    capsys.readouterr()
+    more = fasthpo.Tuner(space, max_trials=3, db=tmp_path / "t.db", name="again")
+    more.optimize(lambda p: p["x"], show_progress=True)
+    first = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[0]
+    assert first.startswith("again: 2/3 trials")
