@@ -208,3 +208,23 @@ def test_outside_an_objective_should_stop_is_false_and_report_does_nothing(monke
     monkeypatch.delenv("FASTHPO_METRICS_FILE", raising=False)
     assert fasthpo.should_stop() is False
     fasthpo.report(step=1, loss=0.5)  # no trial: nothing to write, nothing raised
+
+
+def test_a_worker_that_dies_fails_its_trial_and_is_replaced(monkeypatch):
+    from fasthpo.runner.backend import Exited, TrialLaunch
+    from fasthpo.runner.worker_pool import ProcessBackend
+
+    monkeypatch.syspath_prepend(str(JOBS))
+    import objectives
+
+    backend = ProcessBackend(objectives.dies_if_big, metric="loss", workers=1)
+    try:
+        backend.launch(TrialLaunch(1, {"x": 0.9}))
+        events = _until(backend, lambda e: isinstance(e, Exited))
+        assert events[-1].status == "failed" and "exit code 3" in events[-1].error
+        assert backend.free_slots() == 1
+        backend.launch(TrialLaunch(2, {"x": 0.25}))
+        events = _until(backend, lambda e: isinstance(e, Exited))
+        assert events[-1] == Exited(2, "completed") and events[0].report.value == 0.25
+    finally:
+        backend.close()

@@ -27,3 +27,10 @@ def waits_for_stop(params):
 
 def fails(params):
     raise ValueError(f"bad x {params['x']:.3f}")
+
+
+def dies_if_big(params):
+    """Kills its worker process outright when x > 0.5 (as a segfault or the OOM killer would)."""
+    if params["x"] > 0.5:
+        os._exit(3)
+    return params["x"]
