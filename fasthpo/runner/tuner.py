@@ -171,7 +171,7 @@ class Tuner:
             ``"auto"``: the median stopping rule on the objective metric's
             reported steps (the objective must check ``fasthpo.should_stop()``).
         show_progress
-            A progress bar on stderr (needs tqdm).
+            A live progress bar on stderr (a widget in notebooks); see :mod:`fasthpo.progress`.
         """
         from fasthpo.jobspec import EARLY_STOPPING_MODES
 
