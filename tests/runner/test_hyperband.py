@@ -203,3 +203,27 @@ def test_bad_hyperband_settings_are_refused(tmp_path, change, message):
         data.pop("hyperband")
     with pytest.raises(ConfigError, match=message):
         parse_job(data, base_dir=tmp_path)
+
+
+def test_tuner_takes_hyperband_settings_and_passes_the_resource(tmp_path):
+    import fasthpo
+    from fasthpo.space import Continuous, SearchSpace
+
+    seen = []
+
+    def objective(params):
+        seen.append(params["epochs"])
+        return (params["x"] - 0.3) ** 2
+
+    tuner = fasthpo.Tuner(
+        SearchSpace([Continuous("x", 0.0, 1.0)]), strategy="hyperband", max_trials=4, seed=0,
+        db=tmp_path / "t.db", hyperband={"resource": "epochs", "min_resource": 1, "max_resource": 9},
+    )
+    assert tuner.optimize(objective) is not None
+    assert seen == [9, 9, 9, 9]
+    with Store(tmp_path / "t.db") as store:
+        assert store.get_job(tuner.name).spec["hyperband"]["max_resource"] == 9
+    with pytest.raises(ConfigError, match=r"^hyperband.reduction_factor: must be an integer >= 2"):
+        fasthpo.Tuner(SearchSpace([Continuous("x", 0.0, 1.0)]), strategy="hyperband",
+                      hyperband={"resource": "epochs", "min_resource": 1, "max_resource": 9,
+                                 "reduction_factor": 1})
