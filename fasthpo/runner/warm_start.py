@@ -32,7 +32,10 @@ from fasthpo.space import SearchSpace
 from fasthpo.storage import Store
 
 #: Most parent configurations a transfer-learning warm start evaluates first.
-TRANSFER_DESIGN = 5
+#: Measured (benchmarks/warm_start_transfer.py, docs/benchmarks.md): with 2 the child's
+#: median best improved by a third on a related task and was unchanged on an unrelated
+#: one; with 5 (or 3) it was worse than a cold start on the unrelated task.
+TRANSFER_DESIGN = 2
 
 
 def parent_results(
