@@ -260,7 +260,7 @@ def report(rows: list[dict[str, Any]], plot: str | None) -> str:
             ax.plot(grid, np.nanmedian(curves, axis=0), label=m)
         ax.set_xlabel("epochs spent (all trials)")
         ax.set_ylabel("best validation error (median over seeds)")
-        ax.set_ylim(top=0.2)
+        ax.set_ylim(0.015, 0.08)
         ax.set_title("MLP on digits: R0 = 1, R = 27, η = 3")
         ax.legend()
         fig.tight_layout()
