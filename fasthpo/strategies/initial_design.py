@@ -47,6 +47,11 @@ class WithInitialDesign:
         self._seen.add(config_key(self.space, self.space.validate(config)))
         self.strategy.tell(config, value)
 
+    def tell_rung(self, config: Mapping[str, Any], resource: int, value: float) -> None:
+        """Record a value at a Hyperband rung in the wrapped strategy (never propose it again)."""
+        self._seen.add(config_key(self.space, self.space.validate(config)))
+        self.strategy.tell_rung(config, resource, value)  # type: ignore[attr-defined]
+
     def detected_scaling(self) -> ScalingVerdicts:
         """The wrapped strategy's verdicts."""
         return self.strategy.detected_scaling()
