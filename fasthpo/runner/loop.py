@@ -15,6 +15,12 @@ What happens to a trial:
   attempts start before any new proposal;
 * a trial the early-stopping rule stops ends ``stopped`` with its last value,
   which the strategy is told;
+* with Hyperband, a trial rejected at a rung ends ``stopped`` with its last
+  value; the strategy is told each rung's value as the trial reaches it
+  (``tell_rung``), never its final value;
+* once a completion criterion or ``limits.max_runtime`` is met, running trials
+  end ``stopped`` with their last value and the job ends ``completed`` with
+  the reason stored;
 * when the tuner is stopped (``fasthpo stop``, SIGINT, SIGTERM), running
   trials are stopped gracefully and go back to ``pending``: a resumed job runs
   them again, since they never had a fair run;
