@@ -367,6 +367,8 @@ def _summary(store: Any, job: Any) -> dict[str, Any]:
         "detected_scaling": _scalings(store.scalings(job.name)),
         "created_at": job.created_at,
         "updated_at": job.updated_at,
+        **({"hyperband": job.spec["hyperband"]} if job.spec.get("hyperband") else {}),
+        **_job_extras(store, job),
     }
 
 
@@ -386,6 +388,24 @@ def _first_line(error: str | None) -> str:
 def _shorten(text: str, width: int) -> str:
     """``text`` cut to ``width`` characters, with an ellipsis when something was cut."""
     return text if len(text) <= width else text[: width - 1] + "…"
+def _job_extras(store: Any, job: Any) -> dict[str, Any]:
+    """Why the job ended by itself, what it warm-started from, and each trial's Hyperband rung."""
+    extras: dict[str, Any] = {"reason": job.reason, "warm_start": job.warm_start}
+    if job.spec.get("hyperband"):
+        from fasthpo.jobspec import HyperbandSettings
+        from fasthpo.runner.successive_halving import rung_reached
+
+        settings = HyperbandSettings(**job.spec["hyperband"])
+        metric = job.spec["objective"]["metric"]
+        extras["rungs"] = []
+        for trial in store.trials(job.name):
+            steps = [r.step for r in store.metrics(job.name, trial.trial_id, metric,
+                                                   attempt=trial.attempt) if r.step is not None]
+            extras["rungs"].append({
+                "trial_id": trial.trial_id, "status": trial.status,
+                "rung": rung_reached(settings, trial.trial_id, max(steps) if steps else None),
+            })
+    return extras
 
 
 def _tuner(lease: Any) -> dict[str, Any] | None:
@@ -437,6 +457,23 @@ def _describe_text(summary: dict[str, Any]) -> str:
         for i, (name, entry) in enumerate(scalings.items()):
             head = "scaling   " if i == 0 else "          "
             lines.append(f"{head} {name.ljust(width)}: {_verdict_text(entry)}")
+    if summary.get("reason"):
+        lines.append(f"reason     {summary['reason']}")
+    warm = summary.get("warm_start")
+    if warm:
+        taken = ", ".join(f"{p['taken']} from {p['name']}" for p in warm["parents"])
+        lines.append(f"warm start {warm['type']}: {taken} result(s)")
+    if summary.get("rungs"):
+        resource = summary["hyperband"]["resource"] if summary.get("hyperband") else "rung"
+        by_rung: dict[Any, list[str]] = {}
+        for entry in summary["rungs"]:
+            by_rung.setdefault(entry["rung"], []).append(str(entry["trial_id"]))
+        shown = "; ".join(
+            f"{resource}={rung}: trial(s) {', '.join(ids)}" if rung is not None
+            else f"no rung: trial(s) {', '.join(ids)}"
+            for rung, ids in sorted(by_rung.items(), key=lambda item: item[0] or 0)
+        )
+        lines.append(f"rungs      {shown}")
     best = summary["best"]
     failure = summary.get("failure")
     if best is None and failure is not None:
@@ -488,7 +525,16 @@ def _trials(args: argparse.Namespace) -> int:
             return 0
     names = list(job.spec["hyperparameters"])
     if args.format == "json":
-        print(json.dumps([t.to_dict() for t in trials], indent=2))
+        with _store(args) as store:
+            metric = job.spec["objective"]["metric"]
+            listed = [
+                t.to_dict() | {"intermediate": [
+                    {"step": r.step, "value": r.value, "instance": r.instance}
+                    for r in store.metrics(job.name, t.trial_id, metric, attempt=t.attempt)
+                ]}
+                for t in trials
+            ]
+        print(json.dumps(listed, indent=2))
         return 0
     header = ["trial_id", "status", "objective", *names, "exit_code", "error"]
     rows = [

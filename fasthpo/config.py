@@ -21,6 +21,11 @@ unknown keys are errors (with a suggestion), never silently ignored::
     resources: {gpus_per_instance: 0, cpus_per_instance: 0, gpu_ids: [0, 1]}
     retry: {max_attempts: 3, exit_codes: [75]}   # signals are retried; see jobspec.RetryPolicy
     early_stopping: auto                         # median stopping rule; default off
+    # strategy: hyperband needs (and refuses early_stopping: auto):
+    # hyperband: {resource: epochs, min_resource: 1, max_resource: 27, reduction_factor: 3}
+    completion: {target_objective: 0.02, max_trials_without_improvement: 10,
+                 min_improvement: 0.001, convergence: auto}
+    warm_start: {parents: [svm-digits-v1], type: identical_data_and_algorithm}
 
 Required: ``name``, ``command``, ``hyperparameters``, ``objective`` (with
 ``metric`` and ``direction``). The rest, with their defaults:
@@ -40,7 +45,8 @@ Required: ``name``, ``command``, ``hyperparameters``, ``objective`` (with
 ``strategy`` (``bayesian``), ``seed`` (drawn once and stored)
 ``limits``
     ``max_trials`` (20), ``max_parallel`` (1), ``max_runtime_per_trial``
-    (seconds, none by default).
+    (seconds, none by default), ``max_runtime`` (seconds for the whole job,
+    per run of the tuner; none by default).
 ``instance_count`` (1)
     Processes started per trial (ranks of one distributed training run).
 ``resources`` (none)
@@ -69,11 +75,14 @@ from fasthpo.jobspec import (
     DEFAULT_MAX_TRIALS,
     EARLY_STOPPING_MODES,
     PLACEHOLDER,
+    CompletionCriteria,
+    HyperbandSettings,
     JobSpec,
     Limits,
     MetricDefinition,
     Resources,
     RetryPolicy,
+    WarmStart,
     check_job_name,
 )
 from fasthpo.metric_regex import RegexError, compile_metric_regex
@@ -85,11 +94,13 @@ from fasthpo.trial_env import RESERVED_PREFIX
 _TOP_KEYS = (
     "name", "command", "workdir", "env", "hyperparameters", "static_hyperparameters",
     "objective", "metrics", "strategy", "seed", "limits", "instance_count", "resources",
-    "retry", "early_stopping",
+    "retry", "early_stopping", "hyperband", "completion", "warm_start",
 )
 _REQUIRED = ("name", "command", "hyperparameters", "objective")
-_LIMIT_KEYS = ("max_trials", "max_parallel", "max_runtime_per_trial")
+_LIMIT_KEYS = ("max_trials", "max_parallel", "max_runtime_per_trial", "max_runtime")
 _RESOURCE_KEYS = ("gpus_per_instance", "cpus_per_instance", "gpu_ids")
+_HYPERBAND_KEYS = ("resource", "min_resource", "max_resource", "reduction_factor")
+_COMPLETION_KEYS = ("target_objective", "max_trials_without_improvement", "min_improvement", "convergence")
 #: A GPU as ``CUDA_VISIBLE_DEVICES`` names it: an index, or a ``GPU-``/``MIG-`` UUID.
 _GPU_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:/.-]{0,99}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -126,10 +137,13 @@ def parse_job(data: Any, *, base_dir: str | os.PathLike[str] = ".") -> JobSpec:
     except ConfigError as exc:
         raise exc.within("hyperparameters") from None
     static = _static_hyperparameters(data.get("static_hyperparameters") or {}, space)
-    command = _command(data["command"], [*space.names, *static])
+    strategy = check_strategy_name(data.get("strategy", DEFAULT_STRATEGY))
+    early_stopping = _early_stopping(data.get("early_stopping", "off"))
+    hyperband = _hyperband(data.get("hyperband"), strategy, early_stopping, space)
+    resource = [hyperband.resource] if hyperband is not None else []
+    command = _command(data["command"], [*space.names, *static, *resource])
     objective = _objective(data["objective"])
     metrics = _metrics(data.get("metrics") or [])
-    strategy = check_strategy_name(data.get("strategy", DEFAULT_STRATEGY))
     instance_count = _positive_int(data.get("instance_count", 1), "instance_count")
     resources = _resources(data.get("resources") or {}, instance_count)
     env = _env(data.get("env") or {})
@@ -152,7 +166,10 @@ def parse_job(data: Any, *, base_dir: str | os.PathLike[str] = ".") -> JobSpec:
         instance_count=instance_count,
         resources=resources,
         retry=_retry(data.get("retry") or {}),
-        early_stopping=_early_stopping(data.get("early_stopping", "off")),
+        early_stopping=early_stopping,
+        hyperband=hyperband,
+        completion=_completion(data.get("completion")),
+        warm_start=_warm_start(data.get("warm_start"), Path(base_dir)),
     )
 
 
@@ -311,7 +328,16 @@ def _limits(value: Any) -> Limits:
                 "limits.max_runtime_per_trial", f"must be a positive number of seconds, got {runtime!r}"
             )
         runtime = float(runtime)
+    whole = body.get("max_runtime")
+    if whole is not None:
+        if (
+            isinstance(whole, bool) or not isinstance(whole, (int, float))
+            or not math.isfinite(whole) or whole <= 0
+        ):
+            raise ConfigError("limits.max_runtime", f"must be a positive number of seconds, got {whole!r}")
+        whole = float(whole)
     return Limits(
+        max_runtime=whole,
         max_trials=_positive_int(body.get("max_trials", DEFAULT_MAX_TRIALS), "limits.max_trials"),
         max_parallel=_positive_int(body.get("max_parallel", 1), "limits.max_parallel"),
         max_runtime_per_trial=runtime,
@@ -389,3 +415,67 @@ def _early_stopping(value: Any) -> str:
     if value not in EARLY_STOPPING_MODES:
         raise ConfigError("early_stopping", f"must be 'auto' or 'off', got {value!r}")
     return str(value)
+
+
+def _hyperband(
+    value: Any, strategy: str, early_stopping: str, space: SearchSpace
+) -> HyperbandSettings | None:
+    if value is None:
+        if strategy == "hyperband":
+            raise ConfigError(
+                "hyperband", "required with strategy: hyperband, e.g. "
+                "{resource: epochs, min_resource: 1, max_resource: 27, reduction_factor: 3}"
+            )
+        return None
+    if strategy != "hyperband":
+        raise ConfigError("hyperband", f"is only used with strategy: hyperband (strategy is {strategy!r})")
+    if early_stopping == "auto":
+        raise ConfigError(
+            "early_stopping", "'auto' cannot be combined with strategy: hyperband, which stops "
+            "trials itself; remove early_stopping or set it to off"
+        )
+    body = _mapping(value, "hyperband", "{resource: epochs, min_resource: 1, max_resource: 27}")
+    _check_keys(body, _HYPERBAND_KEYS, "hyperband")
+    for key in ("resource", "min_resource", "max_resource"):
+        if key not in body:
+            raise ConfigError(f"hyperband.{key}", "required key is missing")
+    settings = HyperbandSettings(
+        resource=body["resource"], min_resource=body["min_resource"],
+        max_resource=body["max_resource"], reduction_factor=body.get("reduction_factor", 3),
+    )
+    if settings.resource in space:
+        raise ConfigError(
+            "hyperband.resource", f"{settings.resource!r} is a tuned hyperparameter; the resource "
+            "is set by the tuner (each trial gets max_resource)"
+        )
+    return settings
+
+
+def _completion(value: Any) -> CompletionCriteria | None:
+    if value is None:
+        return None
+    body = _mapping(value, "completion", "{target_objective: 0.05, max_trials_without_improvement: 10}")
+    _check_keys(body, _COMPLETION_KEYS, "completion")
+    convergence = body.get("convergence", "off")
+    return CompletionCriteria(
+        target_objective=body.get("target_objective"),
+        max_trials_without_improvement=body.get("max_trials_without_improvement"),
+        min_improvement=body.get("min_improvement", 0.0),
+        convergence="off" if convergence is False else convergence,  # YAML reads a bare off as false
+    )
+
+
+def _warm_start(value: Any, base_dir: Path) -> WarmStart | None:
+    if value is None:
+        return None
+    body = _mapping(value, "warm_start", "{parents: [job-a], type: identical_data_and_algorithm}")
+    _check_keys(body, ("parents", "type", "store"), "warm_start")
+    parents = body.get("parents")
+    if not isinstance(parents, list):
+        raise ConfigError("warm_start.parents", f"must be a list of job names, got {parents!r}")
+    store = body.get("store")
+    if isinstance(store, str) and store:
+        store = str((base_dir / os.path.expanduser(store)).resolve())
+    return WarmStart(
+        parents=tuple(parents), type=body.get("type", "identical_data_and_algorithm"), store=store
+    )

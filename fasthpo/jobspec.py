@@ -9,6 +9,7 @@ names that are allowed in them, and which fields bind a job's stored results.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ class Limits:
     max_trials: int = DEFAULT_MAX_TRIALS
     max_parallel: int = 1
     max_runtime_per_trial: float | None = None
+    #: Seconds the whole job may run (per run of the tuner); ``None``: no limit.
+    max_runtime: float | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,140 @@ class RetryPolicy:
         return {"max_attempts": self.max_attempts, "exit_codes": list(self.exit_codes)}
 
 
+def _whole(value: object, field_path: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(field_path, f"must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class HyperbandSettings:
+    """Hyperband: asynchronous successive halving (see :mod:`fasthpo.runner.successive_halving`).
+
+    ``resource`` names the training step a trial reports with its values
+    (``fasthpo.report(step=epoch, ...)``): rungs sit at ``min_resource * η^k``
+    up to ``max_resource``, which each trial also receives as the
+    hyperparameter ``--<resource>=R``.
+    """
+
+    resource: str
+    min_resource: int
+    max_resource: int
+    reduction_factor: int = 3
+
+    def __post_init__(self) -> None:
+        name = self.resource
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ConfigError(
+                "hyperband.resource", f"must be a hyperparameter-like name such as epochs, got {name!r}"
+            )
+        _whole(self.min_resource, "hyperband.min_resource", minimum=1)
+        _whole(self.max_resource, "hyperband.max_resource", minimum=1)
+        if self.min_resource >= self.max_resource:
+            raise ConfigError(
+                "hyperband.min_resource",
+                f"must be below max_resource ({self.max_resource}), got {self.min_resource}",
+            )
+        _whole(self.reduction_factor, "hyperband.reduction_factor", minimum=2)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as a job stores it."""
+        return {
+            "resource": self.resource, "min_resource": self.min_resource,
+            "max_resource": self.max_resource, "reduction_factor": self.reduction_factor,
+        }
+
+
+#: Values of ``completion.convergence``.
+CONVERGENCE_MODES = ("off", "auto")
+
+
+@dataclass(frozen=True)
+class CompletionCriteria:
+    """When a job ends by itself before ``max_trials`` (see :mod:`fasthpo.runner.completion`).
+
+    ``target_objective``: a completed trial at least this good. ``max_trials_without_improvement``:
+    that many finished trials in a row none of which beat the best by more than
+    ``min_improvement`` (objective units). ``convergence: auto``: the model's
+    expected improvement has stayed negligible for several proposals.
+    """
+
+    target_objective: float | None = None
+    max_trials_without_improvement: int | None = None
+    min_improvement: float = 0.0
+    convergence: str = "off"
+
+    def __post_init__(self) -> None:
+        target = self.target_objective
+        if target is not None and (
+            isinstance(target, bool) or not isinstance(target, (int, float)) or not math.isfinite(target)
+        ):
+            raise ConfigError("completion.target_objective", f"must be a finite number, got {target!r}")
+        if self.max_trials_without_improvement is not None:
+            _whole(
+                self.max_trials_without_improvement, "completion.max_trials_without_improvement",
+                minimum=1,
+            )
+        gain = self.min_improvement
+        if isinstance(gain, bool) or not isinstance(gain, (int, float)) \
+                or not math.isfinite(gain) or gain < 0:
+            raise ConfigError("completion.min_improvement", f"must be a number >= 0, got {gain!r}")
+        if self.convergence not in CONVERGENCE_MODES:
+            raise ConfigError("completion.convergence", f"must be 'auto' or 'off', got {self.convergence!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as a job stores it."""
+        return {
+            "target_objective": self.target_objective,
+            "max_trials_without_improvement": self.max_trials_without_improvement,
+            "min_improvement": self.min_improvement,
+            "convergence": self.convergence,
+        }
+
+
+#: Values of ``warm_start.type``.
+WARM_START_TYPES = ("identical_data_and_algorithm", "transfer_learning")
+#: Most parent jobs one job may warm-start from.
+MAX_PARENTS = 5
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """Earlier jobs whose results start this one (see :mod:`fasthpo.runner.warm_start`).
+
+    ``store`` is the path of the parents' store when it is not the job's own.
+    """
+
+    parents: tuple[str, ...]
+    type: str = "identical_data_and_algorithm"
+    store: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.parents:
+            raise ConfigError("warm_start.parents", "must name at least one parent job")
+        if len(self.parents) > MAX_PARENTS:
+            raise ConfigError(
+                "warm_start.parents", f"at most {MAX_PARENTS} parent jobs, got {len(self.parents)}"
+            )
+        for i, parent in enumerate(self.parents):
+            try:
+                check_job_name(parent)
+            except ConfigError as exc:
+                raise ConfigError(f"warm_start.parents[{i}]", exc.message) from None
+        if len(set(self.parents)) != len(self.parents):
+            raise ConfigError("warm_start.parents", f"names a job twice: {list(self.parents)}")
+        if self.type not in WARM_START_TYPES:
+            raise ConfigError(
+                "warm_start.type", f"must be one of {', '.join(WARM_START_TYPES)}, got {self.type!r}"
+            )
+        if self.store is not None and (not isinstance(self.store, str) or not self.store):
+            raise ConfigError("warm_start.store", f"must be the path of a store, got {self.store!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as a job stores it."""
+        return {"parents": list(self.parents), "type": self.type, "store": self.store}
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """A validated tuning job, ready for the runner."""
@@ -148,6 +285,9 @@ class JobSpec:
     resources: Resources = Resources()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     early_stopping: str = "off"
+    hyperband: HyperbandSettings | None = None
+    completion: CompletionCriteria | None = None
+    warm_start: WarmStart | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as stored with the job (and readable by :func:`fasthpo.config.parse_job`)."""
@@ -166,11 +306,15 @@ class JobSpec:
                 "max_trials": self.limits.max_trials,
                 "max_parallel": self.limits.max_parallel,
                 "max_runtime_per_trial": self.limits.max_runtime_per_trial,
+                **({"max_runtime": self.limits.max_runtime} if self.limits.max_runtime else {}),
             },
             "instance_count": self.instance_count,
             "resources": self.resources.to_dict(),
             "retry": self.retry.to_dict(),
             "early_stopping": self.early_stopping,
+            **({"hyperband": self.hyperband.to_dict()} if self.hyperband else {}),
+            **({"completion": self.completion.to_dict()} if self.completion else {}),
+            **({"warm_start": self.warm_start.to_dict()} if self.warm_start else {}),
         }
 
 

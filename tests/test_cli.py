@@ -106,7 +106,8 @@ BAD_JOBS = [
     ("name: x\ncommand: [python]\nhyperparameters: {a: {type: integer, min: 0, max: 3}}\n"
      "objective: {metric: m, direction: minimize}\nlimit: {max_trials: 3}\n", "did you mean 'limits'"),
     ("name: x\ncommand: [python]\nhyperparameters: {a: {type: integer, min: 0, max: 3}}\n"
-     "objective: {metric: m, direction: minimize}\nstrategy: hyperband\n", "not available in this version"),
+     "objective: {metric: m, direction: minimize}\nstrategy: hyperband\n",
+     "hyperband: required with strategy: hyperband"),
 ]
 
 

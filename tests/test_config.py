@@ -401,7 +401,7 @@ def test_strategy_refusals(tmp_path):
         r"^strategy: unknown strategy 'randm' \(did you mean 'random'\?\)",
         tmp_path,
     )
-    _refused(_minimal(strategy="hyperband"), r"^strategy: strategy 'hyperband' is not available", tmp_path)
+    _refused(_minimal(strategy="hyperband"), r"^hyperband: required with strategy: hyperband", tmp_path)
     assert parse_job(_minimal(strategy="bayesian"), base_dir=tmp_path).strategy == "bayesian"
     assert parse_job(_minimal(strategy="grid"), base_dir=tmp_path).strategy == "grid"
 

@@ -358,3 +358,26 @@ def test_a_version_1_store_is_migrated_without_losing_anything(tmp_path):
         assert [r.value for r in store.metrics("j", 1, attempt=1)] == [0.5]
         assert store.lease("j") is None and store.scalings("j") == []
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_version_3_store_gains_the_job_reason_and_warm_start_columns(tmp_path):
+    path = tmp_path / "v3.db"
+    with Store(path) as store:
+        store.create_job("j", {"objective": {"metric": "m"}}, seed=1)
+        store.update_job("j", status="stopped")
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE jobs DROP COLUMN reason")
+    db.execute("ALTER TABLE jobs DROP COLUMN warm_start")
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        job = store.get_job("j")
+        assert (job.status, job.seed, job.reason, job.warm_start) == ("stopped", 1, None, None)
+        store.update_job("j", status="completed", reason="target reached at trial 1",
+                         warm_start={"type": "transfer_learning", "parents": []})
+        job = store.get_job("j")
+        assert job.reason == "target reached at trial 1" and job.warm_start["type"] == "transfer_learning"
+        store.update_job("j", status="running")  # a new run clears the reason
+        assert store.get_job("j").reason is None
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4

@@ -15,6 +15,12 @@ What happens to a trial:
   attempts start before any new proposal;
 * a trial the early-stopping rule stops ends ``stopped`` with its last value,
   which the strategy is told;
+* with Hyperband, a trial rejected at a rung ends ``stopped`` with its last
+  value; the strategy is told each rung's value as the trial reaches it
+  (``tell_rung``), never its final value;
+* once a completion criterion or ``limits.max_runtime`` is met, running trials
+  end ``stopped`` with their last value and the job ends ``completed`` with
+  the reason stored;
 * when the tuner is stopped (``fasthpo stop``, SIGINT, SIGTERM), running
   trials are stopped gracefully and go back to ``pending``: a resumed job runs
   them again, since they never had a fair run;
@@ -34,9 +40,11 @@ from fasthpo.jobspec import RetryPolicy
 from fasthpo.metric_report import MetricReport
 from fasthpo.objective import Objective, ObjectiveTracker
 from fasthpo.runner.backend import Backend, Exited, Reported, TrialLaunch
+from fasthpo.runner.completion import CompletionCheck
 from fasthpo.runner.early_stopping import MedianStoppingRule
 from fasthpo.runner.failpoints import failpoint
 from fasthpo.runner.lease import JobLease, LeaseLostError
+from fasthpo.runner.successive_halving import SuccessiveHalving
 from fasthpo.space import SearchSpace
 from fasthpo.storage import Store, Trial
 from fasthpo.strategies.base import Strategy
@@ -69,6 +77,8 @@ class TuningLoop:
         retry: RetryPolicy,
         stopping_rule: MedianStoppingRule | None,
         catch: tuple[type[BaseException], ...],
+        scheduler: SuccessiveHalving | None = None,
+        completion: CompletionCheck | None = None,
     ) -> None:
         self.store = store
         self.job = job
@@ -83,6 +93,9 @@ class TuningLoop:
         self.retry = retry
         self.rule = stopping_rule
         self.catch = catch
+        self.scheduler = scheduler  # Hyperband: rung records and stop decisions
+        self.completion = completion
+        self.reason: str | None = None  # why the job ended by itself (completion, max_runtime)
         self.configs: dict[int, dict[str, Any]] = {}  # tuned values of queued and running trials
         self.queue: deque[int] = deque()  # pending trials, started before new proposals
         self.running: set[int] = set()
@@ -101,8 +114,11 @@ class TuningLoop:
         for trial in previous:
             config = _tuned(self.space, trial.hyperparameters)
             if trial.objective is not None and trial.status in ("completed", "stopped"):
-                self.strategy.tell(config, trial.objective)
+                if self.scheduler is None:
+                    self.strategy.tell(config, trial.objective)
                 self.told_trial = trial.trial_id
+                if self.completion is not None:
+                    self.completion.finished(trial.trial_id, trial.status, trial.objective)
             elif trial.status in ("completed", "failed", "stopped"):
                 self._tell_failed(config)
             elif trial.status == "pending":
@@ -114,6 +130,12 @@ class TuningLoop:
                 ):
                     self.rule.report(trial.trial_id, report.step, report.value)
                 self.rule.finished(trial.trial_id)
+            if self.scheduler is not None and trial.status in ("completed", "stopped"):
+                # Rung records are rebuilt from the stored reports of the trial's last attempt.
+                for report in self.store.metrics(
+                    self.job, trial.trial_id, self.objective.metric, attempt=trial.attempt
+                ):
+                    self._rungs_reached(trial.trial_id, config, report)
         for record in self.store.scalings(self.job):
             self.verdicts[record.parameter] = record.verdict
 
@@ -133,7 +155,7 @@ class TuningLoop:
             ):
                 status = "failed"
             failpoint("job-ending")
-            self.store.update_job(self.job, status=status)
+            self.store.update_job(self.job, status=status, reason=self.reason)
         except LeaseLostError:
             # Another tuner owns the job now: stop our processes, write nothing.
             self.backend.stop_all(LEASE_LOST, force=True)
@@ -150,6 +172,14 @@ class TuningLoop:
                     self._drain(STOP_REQUESTED)
                     status = "stopped"
                     break
+                if self.reason is None and self.completion is not None:
+                    self.reason = self.completion.reason()
+                    if self.reason is not None:
+                        log.info("job complete: %s", self.reason)
+                        for trial_id in self.running:
+                            self.early.setdefault(trial_id, f"the job is complete: {self.reason}")
+                        self._drain(self.reason)
+                        break
                 slots = min(self.max_parallel - len(self.running), self.backend.free_slots())
                 while slots > 0 and self.queue:
                     self._start(self.queue.popleft())
@@ -183,6 +213,8 @@ class TuningLoop:
         pending = [self.configs[t] for t in (*self.running, *self.queue)]
         proposals = self.strategy.ask(want, pending=pending)
         self.exhausted = len(proposals) < want
+        if self.completion is not None:
+            self.completion.proposed(getattr(self.strategy, "last_log_ei", None))
         self._record_verdicts()
         for config in proposals:
             failpoint("trial-proposed")
@@ -206,6 +238,8 @@ class TuningLoop:
         self.trackers[trial_id] = ObjectiveTracker(self.objective)
         if self.rule is not None:
             self.rule.restart(trial_id)
+        if self.scheduler is not None:
+            self.scheduler.restart(trial_id)
         self.backend.launch(
             TrialLaunch(trial_id, {**self.static, **config}, directory, attempt=attempt)
         )
@@ -229,6 +263,14 @@ class TuningLoop:
         if event.report.name != self.objective.metric:
             return
         self._tracker(event.trial_id).add(event.report)
+        if self.scheduler is not None and event.trial_id not in self.early:
+            config = self.configs.get(event.trial_id)
+            if config is not None and self._rungs_reached(event.trial_id, config, event.report):
+                reason = self.scheduler.should_stop(event.trial_id)
+                if reason is not None:
+                    self.early[event.trial_id] = reason
+                    log.info("trial %d: %s", event.trial_id, reason)
+                    self.backend.stop(event.trial_id, reason)
         if self.rule is None or event.trial_id in self.early:
             return
         self.rule.report(event.trial_id, event.report.step, event.report.value)
@@ -237,6 +279,18 @@ class TuningLoop:
             self.early[event.trial_id] = reason
             log.info("trial %d: %s", event.trial_id, reason)
             self.backend.stop(event.trial_id, reason)
+
+    def _rungs_reached(self, trial_id: int, config: Mapping[str, Any], report: MetricReport) -> bool:
+        """Feed a report to the Hyperband scheduler; tell the strategy each rung it reached."""
+        assert self.scheduler is not None
+        reached = self.scheduler.report(trial_id, report)
+        tell_rung = getattr(self.strategy, "tell_rung", None)
+        for resource, value in reached:
+            if tell_rung is not None:
+                tell_rung(config, resource, value)
+            else:
+                self.strategy.tell(config, value)
+        return bool(reached)
 
     def _exited(self, event: Exited) -> None:
         failpoint("trial-exited")
@@ -278,11 +332,14 @@ class TuningLoop:
         config = self.configs.pop(trial_id)
         if self.rule is not None:
             self.rule.finished(trial_id)
+        if self.completion is not None:
+            self.completion.finished(trial_id, status, value)
         if value is None:
             self._tell_failed(config)
             log.warning("trial %d %s: %s", trial_id, status, _first_line(error))
             return
-        self.strategy.tell(config, value)
+        if self.scheduler is None:  # Hyperband's strategy hears values per rung instead
+            self.strategy.tell(config, value)
         self.told_trial = trial_id
         if status == "completed":
             best = self.store.best_trial(self.job, self.objective.direction)

@@ -25,14 +25,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fasthpo.errors import ConfigError
-from fasthpo.jobspec import JobSpec, RetryPolicy, binding_differences, check_job_name
+from fasthpo.jobspec import (
+    CompletionCriteria,
+    HyperbandSettings,
+    JobSpec,
+    RetryPolicy,
+    WarmStart,
+    binding_differences,
+    check_job_name,
+)
 from fasthpo.objective import Objective, check_direction
 from fasthpo.runner.backend import DEFAULT_GRACE_SECONDS, Backend
+from fasthpo.runner.completion import CompletionCheck
 from fasthpo.runner.early_stopping import MedianStoppingRule
 from fasthpo.runner.lease import JobLease
 from fasthpo.runner.loop import TuningLoop
 from fasthpo.runner.recovery import recover_trials
 from fasthpo.runner.scratch import MEMORY, ScratchStore
+from fasthpo.runner.successive_halving import SuccessiveHalving
+from fasthpo.runner.warm_start import parent_results
 from fasthpo.space import SearchSpace
 from fasthpo.storage import Store, Trial, default_db_path
 from fasthpo.storage.store import DB_ENV
@@ -84,6 +95,18 @@ class Tuner:
     retry
         Which failed trials run again (default: only those lost to a tuner
         crash; see :class:`~fasthpo.jobspec.RetryPolicy`).
+    hyperband
+        With ``strategy="hyperband"``: a :class:`~fasthpo.jobspec.HyperbandSettings`
+        or its keys as a dict (``resource``, ``min_resource``, ``max_resource``,
+        ``reduction_factor``).
+    completion
+        When the job ends by itself: a :class:`~fasthpo.jobspec.CompletionCriteria`
+        or its keys as a dict.
+    max_runtime
+        Seconds this run of the job may take in all.
+    warm_start
+        Parent jobs whose results start this one: a :class:`~fasthpo.jobspec.WarmStart`,
+        or a dict ``{"parents": [...], "type": ..., "store": ...}``.
     """
 
     def __init__(
@@ -98,6 +121,10 @@ class Tuner:
         db: str | Path | None = None,
         static_hyperparameters: Mapping[str, Any] | None = None,
         retry: RetryPolicy | None = None,
+        hyperband: HyperbandSettings | Mapping[str, Any] | None = None,
+        completion: CompletionCriteria | Mapping[str, Any] | None = None,
+        max_runtime: float | None = None,
+        warm_start: WarmStart | Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(space, SearchSpace):
             raise ConfigError("space", f"must be a SearchSpace, got {type(space).__name__}")
@@ -135,6 +162,26 @@ class Tuner:
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigError("retry", f"must be a RetryPolicy, got {retry!r}")
         self.retry = retry or RetryPolicy()
+        self.hyperband = _record(HyperbandSettings, hyperband, "hyperband")
+        if (strategy == "hyperband") != (self.hyperband is not None):
+            raise ConfigError(
+                "hyperband", "strategy='hyperband' and hyperband=... go together (got strategy "
+                f"{strategy!r}, hyperband={hyperband!r})"
+            )
+        if self.hyperband is not None and self.hyperband.resource in space:
+            raise ConfigError(
+                "hyperband.resource", f"{self.hyperband.resource!r} is a tuned hyperparameter"
+            )
+        self.completion = _record(CompletionCriteria, completion, "completion")
+        if max_runtime is not None and (
+            isinstance(max_runtime, bool) or not isinstance(max_runtime, (int, float))
+            or not max_runtime > 0
+        ):
+            raise ConfigError("max_runtime", f"must be a positive number of seconds, got {max_runtime!r}")
+        self.max_runtime = max_runtime
+        if isinstance(warm_start, Mapping):
+            warm_start = {**warm_start, "parents": tuple(warm_start.get("parents") or ())}
+        self.warm_start = _record(WarmStart, warm_start, "warm_start")
 
     # -- public faces -----------------------------------------------------------------
 
@@ -191,6 +238,9 @@ class Tuner:
             "strategy": self.strategy if isinstance(self.strategy, str) else type(self.strategy).__name__,
             "limits": {"max_trials": self.max_trials, "max_parallel": max_parallel},
             "early_stopping": early_stopping,
+            **({"hyperband": self.hyperband.to_dict()} if self.hyperband else {}),
+            **({"completion": self.completion.to_dict()} if self.completion else {}),
+            **({"warm_start": self.warm_start.to_dict()} if self.warm_start else {}),
         }
         backend: Backend
         if executor == "process":
@@ -250,7 +300,18 @@ class Tuner:
         early_stopping: str = "off",
         grace: float = DEFAULT_GRACE_SECONDS,
         show_progress: bool = False,
+        instances: int = 1,
     ) -> TuningResult:
+        if early_stopping == "auto" and self.hyperband is not None:
+            raise ConfigError(
+                "early_stopping", "'auto' cannot be combined with strategy: hyperband, which stops "
+                "trials itself"
+            )
+        # A bad warm start is refused before the job is created.
+        warm = (
+            parent_results(store, self.warm_start, self.space, self.objective)
+            if self.warm_start is not None else None
+        )
         seed = self._open_job(store, spec)
         with JobLease(store, self.name) as lease:
             recovered = recover_trials(store, self.name, grace=grace)
@@ -260,6 +321,21 @@ class Tuner:
                     ", ".join(map(str, recovered)),
                 )
             store.update_job(self.name, status="running", spec=spec)
+            strategy = self._strategy(seed)
+            if warm is not None:
+                results, record = warm
+                strategy = self._warm_started(strategy, results)
+                store.update_job(self.name, warm_start=record)
+                log.info(
+                    "warm start (%s): %s", record["type"],
+                    ", ".join(f"{p['taken']} result(s) of {p['name']}" for p in record["parents"]),
+                )
+            static = dict(self.static_hyperparameters)
+            scheduler = None
+            if self.hyperband is not None:
+                # Each trial gets the full resource unless the job sets the value itself.
+                static.setdefault(self.hyperband.resource, self.hyperband.max_resource)
+                scheduler = SuccessiveHalving(self.hyperband, self.objective, instances=instances)
             previous = store.trials(self.name)
             if previous:
                 log.info("continuing job %s: %d trial(s) already recorded", self.name, len(previous))
@@ -268,17 +344,22 @@ class Tuner:
                 job=self.name,
                 space=self.space,
                 objective=self.objective,
-                strategy=self._strategy(seed),
+                strategy=strategy,
                 backend=backend,
                 lease=lease,
                 max_trials=self.max_trials,
                 max_parallel=max_parallel,
-                static_hyperparameters=self.static_hyperparameters,
+                static_hyperparameters=static,
                 retry=self.retry,
                 stopping_rule=(
                     MedianStoppingRule(self.objective.direction) if early_stopping == "auto" else None
                 ),
                 catch=catch,
+                scheduler=scheduler,
+                completion=(
+                    CompletionCheck(self.completion, self.objective, max_runtime=self.max_runtime)
+                    if self.completion is not None or self.max_runtime is not None else None
+                ),
             )
             loop.restore(previous)
             if show_progress:
@@ -310,11 +391,34 @@ class Tuner:
         return job.seed if job.seed is not None else secrets.randbits(31)
 
     def _strategy(self, seed: int) -> Strategy:
+        if self.strategy == "hyperband":
+            from fasthpo.strategies.hyperband import HyperbandProposals
+
+            assert self.hyperband is not None
+            return HyperbandProposals(
+                self.space, seed=seed, direction=self.objective.direction,
+                max_resource=self.hyperband.max_resource,
+            )
         if isinstance(self.strategy, str):
             return make_strategy(
                 self.strategy, self.space, seed=seed, direction=self.objective.direction
             )
         return self.strategy
+
+    def _warm_started(
+        self, strategy: Strategy, results: list[tuple[dict[str, Any], float]]
+    ) -> Strategy:
+        """Tell the parents' results (identical data and algorithm) or evaluate their best
+        configurations first (transfer learning)."""
+        from fasthpo.runner.warm_start import TRANSFER_DESIGN
+        from fasthpo.strategies.initial_design import WithInitialDesign
+
+        assert self.warm_start is not None
+        if self.warm_start.type == "identical_data_and_algorithm":
+            for config, value in results:
+                strategy.tell(config, value)
+            return strategy
+        return WithInitialDesign(strategy, [c for c, _ in results[:TRANSFER_DESIGN]])
 
 
 def run_job(
@@ -338,6 +442,10 @@ def run_job(
         db=db_path,
         static_hyperparameters=spec.static_hyperparameters,
         retry=spec.retry,
+        hyperband=spec.hyperband,
+        completion=spec.completion,
+        max_runtime=spec.limits.max_runtime,
+        warm_start=spec.warm_start,
     )
     backend = LocalBackend(
         job_name=spec.name,
@@ -357,6 +465,19 @@ def run_job(
         result = tuner._run(
             store, spec.to_dict(), backend, max_parallel=spec.limits.max_parallel,
             early_stopping=spec.early_stopping, grace=backend.grace, show_progress=show_progress,
+            instances=spec.instance_count,
         )
     log.info("job %s %s in %.1f s", spec.name, result.status, time.monotonic() - started)
     return result
+
+
+def _record(cls: Any, value: Any, field: str) -> Any:
+    """``value`` as a ``cls`` record: itself, built from a dict of its keys, or ``None``."""
+    if value is None or isinstance(value, cls):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            return cls(**value)
+        except TypeError as exc:
+            raise ConfigError(field, f"has a key {cls.__name__} does not know: {exc}") from None
+    raise ConfigError(field, f"must be a {cls.__name__} or a dict of its keys, got {value!r}")

@@ -30,6 +30,9 @@ class Job:
     seed: int | None
     created_at: float
     updated_at: float
+    reason: str | None = None  # why the job ended by itself (completion criteria, max_runtime)
+    warm_start: dict[str, Any] | None = None  # the parents' results it took
+
 
 
 @dataclass(frozen=True)
@@ -107,16 +110,22 @@ def list_jobs(db: sqlite3.Connection) -> list[Job]:
 
 
 def update_job(
-    db: sqlite3.Connection, name: str, *, status: str | None, spec: Mapping[str, Any] | None
+    db: sqlite3.Connection, name: str, *, status: str | None, spec: Mapping[str, Any] | None,
+    reason: str | None = None, warm_start: Mapping[str, Any] | None = None,
 ) -> None:
-    """Change a job's status and/or its stored spec."""
+    """Change a job's status (with its ``reason``, cleared when none), its stored spec, or its
+    warm-start record."""
     if status is not None and status not in JOB_STATES:
         raise ValueError(f"unknown job status {status!r}")
     with transaction(db):
         if status is not None:
             db.execute(
-                "UPDATE jobs SET status = ?, updated_at = ? WHERE name = ?",
-                (status, time.time(), name),
+                "UPDATE jobs SET status = ?, reason = ?, updated_at = ? WHERE name = ?",
+                (status, reason, time.time(), name),
+            )
+        if warm_start is not None:
+            db.execute(
+                "UPDATE jobs SET warm_start = ? WHERE name = ?", (json.dumps(warm_start), name)
             )
         if spec is not None:
             db.execute(
@@ -265,6 +274,9 @@ def _job(row: sqlite3.Row) -> Job:
         seed=row["seed"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        reason=row["reason"],
+        warm_start=None if row["warm_start"] is None
+        else json_column(row["warm_start"], f"the warm-start record of job {row['name']!r}"),
     )
 
 

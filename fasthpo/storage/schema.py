@@ -4,7 +4,7 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`)::
 
     jobs(name PK, spec JSON, status, seed, created_at, updated_at,
          stop_requested_at, lease_owner, lease_host, lease_pid, lease_expires,
-         lease_pid_start, lease_beats)
+         lease_pid_start, lease_beats, reason, warm_start JSON)
     trials(job, trial_id, status, hyperparameters JSON, objective, exit_code,
            error, directory, created_at, started_at, ended_at, attempt)
                                                            PK (job, trial_id)
@@ -23,7 +23,9 @@ say which tuner process runs a job (see :class:`~fasthpo.storage.jobs.Lease`):
 ``lease_pid_start`` names its process beyond pid reuse, ``lease_beats``
 counts its heartbeats (a waiting tuner watches it advance), and
 ``lease_expires`` is informational (the holder's wall clock, never compared
-across hosts).
+across hosts). ``reason`` says why a job ended by itself (a completion
+criterion, ``limits.max_runtime``); ``warm_start`` records which parents'
+results a warm-started job took, and how many.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from pathlib import Path
 from fasthpo.errors import StoreError
 from fasthpo.storage.connection import configure, transaction
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: ``PRAGMA application_id`` of a fasthpo store ("fhpo"); stores made before it was set carry 0.
 APPLICATION_ID = 0x6668706F
 
@@ -56,7 +58,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     lease_pid     INTEGER,
     lease_expires REAL,
     lease_pid_start INTEGER,
-    lease_beats   INTEGER NOT NULL DEFAULT 0
+    lease_beats   INTEGER NOT NULL DEFAULT 0,
+    reason        TEXT,
+    warm_start    TEXT
 );
 CREATE TABLE IF NOT EXISTS trials (
     job             TEXT NOT NULL REFERENCES jobs(name) ON DELETE CASCADE,
@@ -130,6 +134,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: (
         "ALTER TABLE jobs ADD COLUMN lease_pid_start INTEGER",
         "ALTER TABLE jobs ADD COLUMN lease_beats INTEGER NOT NULL DEFAULT 0",
+    ),
+    3: (
+        "ALTER TABLE jobs ADD COLUMN reason TEXT",
+        "ALTER TABLE jobs ADD COLUMN warm_start TEXT",
     ),
 }
 BACKFILLS: dict[int, tuple[str, ...]] = {

@@ -106,10 +106,14 @@ class Store:
 
     @fenced
     def update_job(
-        self, name: str, *, status: str | None = None, spec: Mapping[str, Any] | None = None
+        self, name: str, *, status: str | None = None, spec: Mapping[str, Any] | None = None,
+        reason: str | None = None, warm_start: Mapping[str, Any] | None = None,
     ) -> None:
-        """Change a job's status and/or its stored spec."""
-        jobs.update_job(self._db, name, status=status, spec=spec)
+        """Change a job's status (and the reason it ended by itself), its stored spec, or
+        its warm-start record."""
+        jobs.update_job(
+            self._db, name, status=status, spec=spec, reason=reason, warm_start=warm_start
+        )
 
     # -- leases and stop requests -----------------------------------------------------
 

@@ -110,6 +110,10 @@ class BayesianOptimizer:
     candidates
         Quasi-random candidates per proposal (as many again come from
         perturbing the best points).
+    prior
+        ``(config, value)`` results known before the first proposal (a warm
+        start from earlier jobs): told at once, so they are the model's data
+        from the first proposal on.
     """
 
     def __init__(
@@ -124,6 +128,7 @@ class BayesianOptimizer:
         max_points: int = 1500,
         fit_points: int = 200,
         candidates: int = 256,
+        prior: Sequence[tuple[Mapping[str, Any], float]] = (),
     ) -> None:
         self.space = space
         self._observations = Observations(space, direction)
@@ -149,6 +154,11 @@ class BayesianOptimizer:
         self._model_n = 0  # observations the model has been updated with
         self._warp = InputWarp((), (), ())  # the fitted warp of the auto coordinates
         self._verdicts = {p.name: scale_detection.not_fitted() for p in self._encoder.auto}
+        #: LogEI (in the model's standardised units) of the last model-based proposal;
+        #: ``None`` while proposals come from the initial design.
+        self.last_log_ei: float | None = None
+        for config, value in prior:
+            self.tell(config, value)
 
     # -- the ask/tell face -----------------------------------------------------------
 
@@ -374,15 +384,16 @@ class BayesianOptimizer:
         def perturb(W: np.ndarray, step: float) -> np.ndarray:
             return enc.perturb(W, self._rng, step, snap=False)
 
-        candidates, _ = rank_candidates(
+        candidates, scores = rank_candidates(
             LogExpectedImprovement(gp, best),
             observed=warp.apply(self._Z) if len(warp) else self._Z, values=y,
             quasi=enc.from_unit(self._sobol.random(self.n_candidates), snap=False),
             perturb=perturb, settle=settle, free=enc.continuous,
             search=CandidateSearch(n_local=self.n_candidates),
         )
-        for z in candidates:
+        for z, score in zip(candidates, scores, strict=False):
             config = enc.decode(z[None, :])[0]
             if config_key(self.space, config) not in taken:
+                self.last_log_ei = float(score)
                 return config
         return self._random_free(taken)

@@ -20,8 +20,9 @@ _STRATEGIES: dict[str, str] = {
     "random": "fasthpo.strategies.random:RandomSearch",
     "grid": "fasthpo.strategies.grid:GridSearch",
     "bayesian": "fasthpo.strategies.bayesian:BayesianOptimizer",
+    "hyperband": "fasthpo.strategies.hyperband:HyperbandProposals",
 }
-_PLANNED = ("hyperband",)
+_PLANNED: tuple[str, ...] = ()
 
 DEFAULT_STRATEGY = "bayesian"
 

@@ -143,7 +143,12 @@ def test_static_hyperparameters_reach_the_function(tmp_path):
         ({"name": "../escape"}, "name"),
         ({"name": "/tmp/escape"}, "name"),
         ({"seed": -1}, "seed"),
-        ({"strategy": "hyperband"}, "strategy"),
+        ({"strategy": "hyperband"}, "hyperband"),
+        ({"strategy": "hyperband", "hyperband": {"resource": "epochs", "min_resource": 3,
+                                                 "max_resource": 3}}, "hyperband.min_resource"),
+        ({"completion": {"min_improvement": -1}}, "completion.min_improvement"),
+        ({"max_runtime": 0}, "max_runtime"),
+        ({"warm_start": {"parents": ["a", "b", "c", "d", "e", "f"]}}, "warm_start.parents"),
         ({"strategy": object()}, "strategy"),
     ],
 )

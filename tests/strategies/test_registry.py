@@ -21,7 +21,7 @@ def space() -> SearchSpace:
 
 
 def test_available_strategies():
-    assert available_strategies() == ("bayesian", "grid", "random")
+    assert available_strategies() == ("bayesian", "grid", "hyperband", "random")
 
 
 @pytest.mark.parametrize(
@@ -45,14 +45,10 @@ def test_make_strategy_passes_the_seed(space):
     assert make_strategy("grid", space, seed=None, direction="minimize").ask(30) == list(GridSearch(space))
 
 
-@pytest.mark.parametrize("name", ["hyperband"])
-def test_planned_strategies_are_not_available_yet(space, name):
-    pattern = (
-        rf"^strategy: strategy '{name}' is not available in this version yet; "
-        "use one of: bayesian, grid, random"
-    )
-    with pytest.raises(ConfigError, match=pattern):
-        make_strategy(name, space, seed=0, direction="minimize")
+def test_hyperband_is_available(space):
+    from fasthpo.strategies.hyperband import HyperbandProposals
+
+    assert isinstance(make_strategy("hyperband", space, seed=0, direction="minimize"), HyperbandProposals)
 
 
 @pytest.mark.parametrize(
@@ -62,14 +58,14 @@ def test_planned_strategies_are_not_available_yet(space, name):
 def test_typos_get_a_suggestion(space, typo, suggestion):
     pattern = (
         rf"^strategy: unknown strategy '{typo}' \(did you mean '{suggestion}'\?\); "
-        "available: bayesian, grid, random"
+        "available: bayesian, grid, hyperband, random"
     )
     with pytest.raises(ConfigError, match=pattern):
         make_strategy(typo, space, seed=0, direction="minimize")
 
 
 def test_unknown_name_without_a_close_match(space):
-    pattern = r"^strategy: unknown strategy 'xyzzy'; available: bayesian, grid, random"
+    pattern = r"^strategy: unknown strategy 'xyzzy'; available: bayesian, grid, hyperband, random"
     with pytest.raises(ConfigError, match=pattern):
         make_strategy("xyzzy", space, seed=0, direction="minimize")
 
