@@ -25,7 +25,7 @@ BLUE, RED, ORANGE, GREY, GREEN = "#1f77b4", "#d62728", "#ff7f0e", "#9aa0a6", "#2
 
 def escape(value: Any) -> str:
     """Job-provided text, safe inside a plotly.js string."""
-    return html.escape(str(value), quote=True)
+    return html.escape(str(value), quote=False)  # no tag survives, so quotes need no escaping
 
 
 def shown(value: Any) -> str:

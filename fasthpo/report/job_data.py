@@ -14,7 +14,7 @@ import math
 import sqlite3
 from typing import Any
 
-from fasthpo.errors import StoreError
+from fasthpo.errors import ConfigError
 from fasthpo.storage import jobs, scalings, trials
 
 #: A parameter whose range spans this ratio or more is searched in log scale before any verdict.
@@ -46,7 +46,7 @@ def _job_data(db: sqlite3.Connection, name: str) -> dict[str, Any]:
     job = jobs.get_job(db, name)
     if job is None:
         known = ", ".join(j.name for j in jobs.list_jobs(db)) or "none"
-        raise StoreError(f"no job named {name!r} in the store (jobs: {known})")
+        raise ConfigError("", f"no job named {name!r} in the store (jobs: {known})")
     objective = job.spec["objective"]
     direction = objective["direction"]
     rows = trials.trials(db, name, status=None)
