@@ -87,6 +87,8 @@
       document.body.dataset.plotsDrawn = String(draws.length);
       document.body.dataset.renderMs = String(Math.round(performance.now()));
       document.body.dataset.trials = String(view.trials);
+      document.body.dataset.finished = String(view.finished);
+      document.body.dataset.status = view.status;
     });
   }
 

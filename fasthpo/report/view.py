@@ -20,6 +20,8 @@ def job_view(data: dict[str, Any]) -> dict[str, Any]:
             "hyperparameters": [[k, shown(v)] for k, v in best["hyperparameters"].items()],
         },
         "trials": data["summary"]["trials"],
+        "finished": sum(data["summary"]["counters"][k] for k in ("completed", "failed", "stopped")),
+        "status": data["summary"]["status"],
         "figures": figures(data),
     }
 
