@@ -22,6 +22,7 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 import urllib.parse
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,6 +73,7 @@ def make_server(
         raise StoreError(f"no fasthpo store at {str(path)!r}")
     handler = type("DashboardHandler", (DashboardHandler,), {
         "store_path": path, "token": token, "plotly": plotly_js().encode(),
+        "views": {}, "cache_lock": threading.Lock(),
     })
     server_class = _IPv6Server if ":" in host else ThreadingHTTPServer
     try:
@@ -92,6 +94,9 @@ class DashboardHandler(BaseHTTPRequestHandler):
     store_path: Path
     token: str | None
     plotly: bytes
+    #: Each job's last view with the version it was built from (see :func:`_version`).
+    views: dict[str, tuple[tuple[Any, ...], Any]]
+    cache_lock: threading.Lock
     server_version = "fasthpo-dashboard"
     sys_version = ""
 
@@ -126,9 +131,21 @@ class DashboardHandler(BaseHTTPRequestHandler):
             self._json(lambda db: _job_list(db), head)
         elif route.startswith("/api/jobs/"):
             name = urllib.parse.unquote(route[len("/api/jobs/"):])
-            self._json(lambda db: _job_view(db, name), head)
+            self._json(lambda db: self._cached_view(db, name), head)
         else:
             self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain", head=head)
+
+    def _cached_view(self, db: sqlite3.Connection, name: str) -> Any:
+        """The job's view, rebuilt only when the job changed since the last request asked for it."""
+        key = _version(db, name)
+        with self.cache_lock:
+            cached = self.views.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        view = _job_view(db, name)
+        with self.cache_lock:
+            self.views[name] = (key, view)
+        return view
 
     def _allowed(self, url: urllib.parse.SplitResult) -> bool:
         """The token rule (or, without a token, the loopback Host rule)."""
@@ -186,6 +203,32 @@ def _host_name(header: str) -> str:
     if header.startswith("["):
         return header.split("]", 1)[0] + "]"
     return header.rsplit(":", 1)[0]
+
+
+def _version(db: sqlite3.Connection, name: str) -> tuple[Any, ...]:
+    """What changes whenever a job's view would: its row, its trials, its reports, its tuner's life.
+
+    Polling a 10,000-trial job every two seconds then costs a few index reads,
+    not a rebuild of its figures.
+    """
+    from fasthpo.storage import jobs
+
+    db.execute("BEGIN")
+    try:
+        job = db.execute("SELECT status, updated_at FROM jobs WHERE name = ?", (name,)).fetchone()
+        trials = db.execute(
+            "SELECT COUNT(*), SUM(status = 'completed'), SUM(status = 'failed'), SUM(status = 'running'), "
+            "MAX(started_at), MAX(ended_at), SUM(attempt) FROM trials WHERE job = ?", (name,)
+        ).fetchone()
+        reports = db.execute("SELECT MAX(rowid) FROM metrics WHERE job = ?", (name,)).fetchone()
+        verdicts = db.execute("SELECT COUNT(*) FROM scalings WHERE job = ?", (name,)).fetchone()
+        lease = jobs.lease(db, name)
+    finally:
+        db.execute("COMMIT")
+    return (
+        None if job is None else tuple(job), tuple(trials), tuple(reports), tuple(verdicts),
+        None if lease is None else (lease.owner, lease.held()),
+    )
 
 
 def _job_list(db: sqlite3.Connection) -> list[dict[str, Any]]:

@@ -17,6 +17,9 @@ from typing import Any
 from fasthpo.report.importance import importance
 from fasthpo.report.thinning import points_per_curve, thin
 
+#: Above this many points a trace is drawn with WebGL (``scattergl``): thousands of SVG markers,
+#: or a line of tens of thousands of points, cost seconds to lay out; a canvas costs milliseconds.
+WEBGL_ABOVE = 2_000
 #: How many of the best trials the parallel-coordinates view draws.
 PARALLEL_BEST = 30
 
@@ -31,6 +34,11 @@ def escape(value: Any) -> str:
 def shown(value: Any) -> str:
     """A hyperparameter value as the page prints it."""
     return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _scatter(points: int) -> str:
+    """The trace type for a marker trace of ``points`` points."""
+    return "scattergl" if points > WEBGL_ABOVE else "scatter"
 
 
 def figures(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -105,7 +113,7 @@ def _convergence(data: dict[str, Any]) -> dict[str, Any]:
 def _missing(name: str, trials: list[dict[str, Any]], baseline: float, color: str) -> dict[str, Any]:
     """Trials without an objective, as crosses at ``baseline`` (hover: why)."""
     return {
-        "type": "scatter", "mode": "markers", "name": name,
+        "type": _scatter(len(trials)), "mode": "markers", "name": name,
         "x": [t["id"] for t in trials], "y": [baseline] * len(trials),
         "marker": {"color": color, "symbol": "x", "size": 8},
         "text": [escape(f"trial {t['id']} {t['status']}: {t['error'] or 'no objective'}") for t in trials],
@@ -115,7 +123,7 @@ def _missing(name: str, trials: list[dict[str, Any]], baseline: float, color: st
 
 def _markers(name: str, trials: list[dict[str, Any]], color: str, symbol: str) -> dict[str, Any]:
     return {
-        "type": "scatter", "mode": "markers", "name": name,
+        "type": _scatter(len(trials)), "mode": "markers", "name": name,
         "x": [t["id"] for t in trials], "y": [t["objective"] for t in trials],
         "marker": {"color": color, "symbol": symbol, "size": 6, "opacity": 0.8},
         "text": [f"trial {t['id']}" for t in trials], "hoverinfo": "text+y",
@@ -138,7 +146,7 @@ def _timeline(data: dict[str, Any]) -> dict[str, Any]:
             xs += [t["started_at"] - origin, max(end, t["started_at"]) - origin, None]
             ys += [t["id"], t["id"], None]
         if xs:
-            traces.append({"type": "scatter", "mode": "lines", "name": status, "x": xs, "y": ys,
+            traces.append({"type": _scatter(len(xs)), "mode": "lines", "name": status, "x": xs, "y": ys,
                            "line": {"color": color, "width": 4}, "hoverinfo": "y"})
     caption = (
         "Each trial from its start to its end (seconds since the first start); trials whose bars overlap "
@@ -154,7 +162,7 @@ def _parameter_scatter(data: dict[str, Any], index: int, p: dict[str, Any]) -> d
     done = [t for t in data["trials"] if t["objective"] is not None]
     xs = [_axis_value(p, t["hyperparameters"].get(p["name"])) for t in done]
     traces = [{
-        "type": "scatter", "mode": "markers", "name": "trials", "x": xs,
+        "type": _scatter(len(xs)), "mode": "markers", "name": "trials", "x": xs,
         "y": [t["objective"] for t in done],
         "marker": {"color": BLUE, "size": 6, "opacity": 0.7},
         "text": [f"trial {t['id']}" for t in done], "hoverinfo": "text+x+y",
@@ -304,7 +312,7 @@ def _curves(data: dict[str, Any]) -> dict[str, Any]:
         ys += [*values, None]
         texts += [f"trial {c['trial']}"] * len(steps) + [""]
     traces: list[dict[str, Any]] = [{
-        "type": "scatter", "mode": "lines", "name": "trials", "x": xs, "y": ys, "text": texts,
+        "type": _scatter(len(xs)), "mode": "lines", "name": "trials", "x": xs, "y": ys, "text": texts,
         "line": {"color": BLUE, "width": 1}, "opacity": 0.5, "hoverinfo": "text+x+y",
     }]
     best = data["best"]
@@ -314,7 +322,7 @@ def _curves(data: dict[str, Any]) -> dict[str, Any]:
                            "x": c["steps"], "y": c["values"], "line": {"color": RED, "width": 3}})
     stopped = [c for c in curves if status.get(c["trial"]) == "stopped"]
     traces.append({
-        "type": "scatter", "mode": "markers", "name": "stopped here",
+        "type": _scatter(len(stopped)), "mode": "markers", "name": "stopped here",
         "x": [c["steps"][-1] for c in stopped], "y": [c["values"][-1] for c in stopped],
         "text": [f"trial {c['trial']} stopped at step {c['steps'][-1]}" for c in stopped],
         "marker": {"color": ORANGE, "symbol": "x-thin-open", "size": 10, "line": {"width": 2}},
@@ -339,7 +347,7 @@ def _instances(data: dict[str, Any]) -> dict[str, Any]:
     for f in finals:
         by_instance.setdefault(f["instance"], []).append(f)
     traces = [
-        {"type": "scatter", "mode": "markers", "name": f"instance {i}",
+        {"type": _scatter(len(rows)), "mode": "markers", "name": f"instance {i}",
          "x": [f["trial"] for f in rows], "y": [f["value"] for f in rows], "marker": {"size": 7}}
         for i, rows in sorted(by_instance.items())
     ]

@@ -62,13 +62,13 @@
     return document.getElementById(id);
   }
 
+  function nextFrame() {
+    return new Promise(function (resolve) { window.requestAnimationFrame(function () { resolve(); }); });
+  }
+
   function render(root, view) {
-    if (!root.querySelector(".figures")) {
-      renderSummary(root, view);
-      root.appendChild(el("div", null, "figures"));
-    } else {
-      renderSummary(root, view);
-    }
+    renderSummary(root, view);
+    if (!root.querySelector(".figures")) root.appendChild(el("div", null, "figures"));
     var wanted = {};
     var draws = view.figures.map(function (figure) {
       wanted["section-" + figure.id] = true;
@@ -83,7 +83,8 @@
     root.querySelectorAll(".figures > section").forEach(function (section) {
       if (!wanted[section.id]) section.remove();
     });
-    return Promise.all(draws).then(function () {
+    return Promise.all(draws).then(nextFrame).then(nextFrame).then(function () {
+      // Two frames later the drawn plots have been laid out and painted.
       document.body.dataset.plotsDrawn = String(draws.length);
       document.body.dataset.renderMs = String(Math.round(performance.now()));
       document.body.dataset.trials = String(view.trials);
