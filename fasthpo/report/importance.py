@@ -1,8 +1,8 @@
 """How much each hyperparameter alone explains of the objective: a first-order, fANOVA-style share.
 
 For each hyperparameter the completed trials are grouped by its value
-(categories as they are; numbers in quantile bins on the axis scale the
-report plots them in) and the share of the objective's variance that the
+(categories as they are; numbers in up to 10 quantile bins of at least 5
+trials, on the axis scale the report plots them in) and the share of the objective's variance that the
 group means explain is measured (η², the correlation ratio) — on the
 objective's *ranks*, so one diverged trial cannot dominate. η² of pure noise
 is about (k − 1)/(n − 1) for k groups of n trials, so that chance level is
@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
-#: Quantile bins of a numeric parameter.
+#: Quantile bins of a numeric parameter, at most; fewer on few trials (at least
+#: :data:`TRIALS_PER_BIN` each), or the chance level (k − 1)/(n − 1) swamps any effect.
 BINS = 10
+TRIALS_PER_BIN = 5
 #: Fewer completed trials than this: no importance is reported.
 MIN_TRIALS = 6
 
@@ -70,9 +72,10 @@ def _groups(parameter: dict[str, Any], values: list[Any]) -> np.ndarray | None:
         x = np.log(x)
     if not np.all(np.isfinite(x)):
         return None
+    bins = min(BINS, max(2, len(x) // TRIALS_PER_BIN))
     distinct = np.unique(x)
-    if len(distinct) <= BINS:
+    if len(distinct) <= bins:
         return np.searchsorted(distinct, x)
-    edges = np.quantile(x, np.linspace(0, 1, BINS + 1)[1:-1])
+    edges = np.quantile(x, np.linspace(0, 1, bins + 1)[1:-1])
     return np.searchsorted(np.unique(edges), x, side="right")
 
