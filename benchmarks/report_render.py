@@ -24,14 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fasthpo.report import thinning, write_report  # noqa: E402
-from fasthpo.storage import Store  # noqa: E402
-from tests.browser import Browser  # noqa: E402
-from tests.report.stores import SPACE, loss_of, sample, spec  # noqa: E402
+from fasthpo.report import thinning, write_report
+from fasthpo.storage import Store
+from tests.browser import Browser
+from tests.report.stores import SPACE, loss_of, sample, spec
 
 
 def build(db: Path, trials: int, steps: int) -> None:
-    """A finished job of ``trials`` trials, written in one transaction (the store's tables as a tuner fills them)."""
+    """A finished job of ``trials`` trials, in one transaction (the tables as a tuner fills them)."""
     with Store(db) as store:
         store.create_job("big", spec("big"), seed=0)
     rng = random.Random(0)
@@ -52,8 +52,8 @@ def build(db: Path, trials: int, steps: int) -> None:
                 "VALUES ('big', ?, 1, 'completed', ?, ?)", (i, start, start + 1.0),
             )
             connection.executemany(
-                "INSERT INTO metrics (job, trial_id, attempt, instance, name, step, value, source, reported_at) "
-                "VALUES ('big', ?, 1, 0, 'loss', ?, ?, 'report', ?)",
+                "INSERT INTO metrics (job, trial_id, attempt, instance, name, step, value, source, "
+                "reported_at) VALUES ('big', ?, 1, 0, 'loss', ?, ?, 'report', ?)",
                 [(i, s, loss + math.exp(-s / 5.0), start + s) for s in range(steps)],
             )
     connection.close()

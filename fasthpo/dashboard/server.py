@@ -72,7 +72,7 @@ def make_server(
     if not path.exists():
         raise StoreError(f"no fasthpo store at {str(path)!r}")
     handler = type("DashboardHandler", (DashboardHandler,), {
-        "store_path": path, "token": token, "plotly": plotly_js().encode(),
+        "store_path": path, "token": token, "plotly": plotly_js("fasthpo dashboard").encode(),
         "views": {}, "cache_lock": threading.Lock(),
     })
     server_class = _IPv6Server if ":" in host else ThreadingHTTPServer

@@ -16,18 +16,16 @@ from typing import Any
 
 from fasthpo.errors import ConfigError
 
-MISSING_PLOTLY = (
-    "fasthpo report --html needs plotly: pip install 'fasthpo[report]' "
-    "(from a checkout: pip install '.[report]')"
-)
 
-
-def plotly_js() -> str:
+def plotly_js(needed_by: str = "fasthpo report --html") -> str:
     """The source of plotly.js from the installed ``plotly`` package (``ConfigError`` naming the extra)."""
     try:
         from plotly.offline import get_plotlyjs
     except ImportError:
-        raise ConfigError("", MISSING_PLOTLY) from None
+        raise ConfigError(
+            "", f"{needed_by} needs plotly: pip install 'fasthpo[report]' "
+            "(from a checkout: pip install '.[report]')"
+        ) from None
     return str(get_plotlyjs())
 
 

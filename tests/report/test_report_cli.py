@@ -6,8 +6,11 @@ import math
 import subprocess
 import sys
 
+import pytest
+
 import fasthpo
 from tests.browser import Browser
+from tests.report.stores import make_job
 
 
 def _fasthpo(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
@@ -50,19 +53,25 @@ def test_report_errors_are_one_line(tmp_path, write_job):
     assert not (tmp_path / "r.html").exists()
 
 
-def test_without_plotly_the_error_names_the_extra(tmp_path):
+@pytest.mark.parametrize(
+    ("verb", "args"), [("report", ["x", "--html", "r.html"]), ("dashboard", ["--port", "0"])]
+)
+def test_without_plotly_the_error_names_the_extra(tmp_path, verb, args):
+    db = tmp_path / "s.db"
+    make_job(db, "x", 1)
     # plotly made unimportable in that process only, as when the extra is not installed.
     code = (
         "import sys; sys.modules['plotly'] = None; from fasthpo.cli import main; "
-        f"sys.exit(main(['report', 'x', '--html', {str(tmp_path / 'r.html')!r}, "
-        f"'--db', {str(tmp_path / 'none.db')!r}]))"
+        f"sys.exit(main({[verb, *args, '--db', str(db)]!r}))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "fasthpo: error: fasthpo report --html needs plotly: pip install 'fasthpo[report]' "
-        "(from a checkout: pip install '.[report]')"
+        f"fasthpo: error: fasthpo {verb}{' --html' if verb == 'report' else ''} needs plotly: "
+        "pip install 'fasthpo[report]' (from a checkout: pip install '.[report]')"
     )
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_tuner_report_html_writes_the_page(tmp_path, browser: Browser):
