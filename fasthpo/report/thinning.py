@@ -16,9 +16,10 @@ CURVE_POINT_BUDGET = 40_000
 MIN_POINTS_PER_CURVE = 4
 
 
-def points_per_curve(curves: int, budget: int = CURVE_POINT_BUDGET) -> int:
-    """How many reports each of ``curves`` curves may keep."""
-    return max(MIN_POINTS_PER_CURVE, budget // max(curves, 1))
+def points_per_curve(curves: int, budget: int | None = None) -> int:
+    """How many reports each of ``curves`` curves may keep (of :data:`CURVE_POINT_BUDGET` by default)."""
+    total = CURVE_POINT_BUDGET if budget is None else budget
+    return max(MIN_POINTS_PER_CURVE, total // max(curves, 1))
 
 
 def thin(
