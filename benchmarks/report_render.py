@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fasthpo.report import thinning, write_report
 from fasthpo.storage import Store
+from fasthpo.visualization import thinning, write_report
 from tests.browser import Browser
-from tests.report.stores import SPACE, loss_of, sample, spec
+from tests.visualization.stores import SPACE, loss_of, sample, spec
 
 
 def build(db: Path, trials: int, steps: int) -> None:

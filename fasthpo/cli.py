@@ -464,8 +464,8 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from fasthpo.report import write_report
     from fasthpo.storage import default_db_path
+    from fasthpo.visualization import write_report
 
     path = write_report(args.db or default_db_path(), args.name, args.html)
     print(f"report of job {args.name!r}: {path}")

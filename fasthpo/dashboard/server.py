@@ -3,7 +3,7 @@
 Routes (``GET`` and ``HEAD`` only; anything else is 405): ``/`` the page,
 ``/plotly.js``, ``/api/jobs`` (the list) and ``/api/jobs/NAME`` (one job's
 view, as the report draws it). Each API request opens the store through
-:func:`fasthpo.report.store_reader.read_only` (``mode=ro``, one read
+:func:`fasthpo.visualization.store_reader.read_only` (``mode=ro``, one read
 snapshot, closed at once), so the dashboard takes no write lock and a running
 tuner never waits for it.
 
@@ -59,7 +59,7 @@ def make_server(
     db: str | os.PathLike[str], *, host: str, port: int, token: str | None
 ) -> ThreadingHTTPServer:
     """A bound, not yet serving dashboard server; ``ConfigError`` for a bad address or port, or no token."""
-    from fasthpo.report.page import plotly_js
+    from fasthpo.visualization.page import plotly_js
 
     if not 0 <= port <= 65535:
         raise ConfigError("--port", f"must be 0..65535, got {port}")
@@ -165,7 +165,7 @@ class DashboardHandler(BaseHTTPRequestHandler):
         return True
 
     def _json(self, read: Any, head: bool) -> None:
-        from fasthpo.report.store_reader import read_only
+        from fasthpo.visualization.store_reader import read_only
 
         try:
             with read_only(self.store_path) as db:
@@ -232,15 +232,15 @@ def _version(db: sqlite3.Connection, name: str) -> tuple[Any, ...]:
 
 
 def _job_list(db: sqlite3.Connection) -> list[dict[str, Any]]:
-    from fasthpo.report.job_data import job_names
+    from fasthpo.visualization.job_data import job_names
 
     return job_names(db)
 
 
 def _job_view(db: sqlite3.Connection, name: str) -> dict[str, Any]:
-    from fasthpo.report.job_data import job_data
-    from fasthpo.report.view import job_view
     from fasthpo.storage import jobs
+    from fasthpo.visualization.job_data import job_data
+    from fasthpo.visualization.view import job_view
 
     if jobs.get_job(db, name) is None:
         raise LookupError(f"no job named {name!r}")
@@ -249,7 +249,7 @@ def _job_view(db: sqlite3.Connection, name: str) -> dict[str, Any]:
 
 def _page(token: str | None) -> str:
     """The dashboard's HTML shell; the job views arrive through the API."""
-    from fasthpo.report.page import asset
+    from fasthpo.visualization.page import asset
 
     src = "/plotly.js" + (f"?token={urllib.parse.quote(token)}" if token else "")
     live = resources.files("fasthpo.dashboard").joinpath("live.js").read_text(encoding="utf-8")

@@ -159,7 +159,7 @@ class Tuner:
 
     def report_html(self, path: str | Path) -> Path:
         """Write this job's self-contained HTML report (plots of its trials) to ``path``; needs plotly."""
-        from fasthpo.report import write_report
+        from fasthpo.visualization import write_report
 
         return write_report(self.db, self.name, path)
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests.browser import Browser
 from tests.conftest import wait_for
-from tests.report.stores import make_job
+from tests.visualization.stores import make_job
 
 
 def _get(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> tuple[int, bytes]:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from fasthpo.report import write_report
 from fasthpo.storage import Store
+from fasthpo.visualization import write_report
 from tests.browser import Browser
-from tests.report.stores import SPACE, add_trial, make_job, spec
+from tests.visualization.stores import SPACE, add_trial, make_job, spec
 
 
 def _open(browser: Browser, page: Path, shot: str) -> int:

@@ -31,7 +31,7 @@ def plotly_js(needed_by: str = "fasthpo report --html") -> str:
 
 def asset(name: str) -> str:
     """One of the page's own files (``page.js``, ``page.css``)."""
-    return resources.files("fasthpo.report").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("fasthpo.visualization").joinpath(name).read_text(encoding="utf-8")
 
 
 def script_json(value: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fasthpo.report.figures import figures, shown
+from fasthpo.visualization.figures import figures, shown
 
 
 def job_view(data: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytest
 
 import fasthpo
 from tests.browser import Browser
-from tests.report.stores import make_job
+from tests.visualization.stores import make_job
 
 
 def _fasthpo(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:

@@ -10,13 +10,13 @@ import pytest
 
 from fasthpo.errors import ConfigError, StoreError
 from fasthpo.metric_report import MetricReport
-from fasthpo.report.importance import importance
-from fasthpo.report.job_data import job_data
-from fasthpo.report.page import script_json
-from fasthpo.report.store_reader import read_only
-from fasthpo.report.thinning import points_per_curve, thin
 from fasthpo.storage import Store
-from tests.report.stores import SPACE, make_job, spec
+from fasthpo.visualization.importance import importance
+from fasthpo.visualization.job_data import job_data
+from fasthpo.visualization.page import script_json
+from fasthpo.visualization.store_reader import read_only
+from fasthpo.visualization.thinning import points_per_curve, thin
+from tests.visualization.stores import SPACE, make_job, spec
 
 
 def _data(db, name):
@@ -109,3 +109,10 @@ def test_the_embedded_view_cannot_close_its_script_element(tmp_path):
     text = script_json(value)
     assert "<" not in text and ">" not in text and "&" not in text
     assert json.loads(text) == value  # the text itself is intact
+
+
+def test_importing_the_visualization_keeps_fasthpo_report_the_training_function():
+    import fasthpo
+    import fasthpo.visualization
+
+    assert callable(fasthpo.report)

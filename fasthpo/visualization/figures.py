@@ -14,8 +14,8 @@ import html
 import math
 from typing import Any
 
-from fasthpo.report.importance import importance
-from fasthpo.report.thinning import points_per_curve, thin
+from fasthpo.visualization.importance import importance
+from fasthpo.visualization.thinning import points_per_curve, thin
 
 #: Above this many points a trace is drawn with WebGL (``scattergl``): thousands of SVG markers,
 #: or a line of tens of thousands of points, cost seconds to lay out; a canvas costs milliseconds.

@@ -14,10 +14,10 @@ from fasthpo.errors import StoreError
 
 def write_report(db: str | os.PathLike[str], job: str, path: str | os.PathLike[str]) -> Path:
     """Write the self-contained HTML report of ``job`` in store ``db`` to ``path``; return the path."""
-    from fasthpo.report.job_data import job_data
-    from fasthpo.report.page import plotly_js, report_page
-    from fasthpo.report.store_reader import read_only
-    from fasthpo.report.view import job_view
+    from fasthpo.visualization.job_data import job_data
+    from fasthpo.visualization.page import plotly_js, report_page
+    from fasthpo.visualization.store_reader import read_only
+    from fasthpo.visualization.view import job_view
 
     plotly_js()  # a missing extra is said before anything is read
     with read_only(db) as connection:
