@@ -1,4 +1,4 @@
-"""The ``fasthpo`` command line: run, resume, stop, list, describe, trials and bench.
+"""The ``fasthpo`` command line: run, resume, stop, list, describe, trials, report, dashboard and bench.
 
 Every verb takes ``--db PATH`` (default ``$FASTHPO_DB`` or ``./fasthpo.db``).
 Bad input is reported as one line on stderr with a non-zero exit, never a
@@ -105,6 +105,16 @@ def _parser() -> argparse.ArgumentParser:
     delete = verb("delete", "delete a job, its records and its trial folders (never while it runs)")
     delete.add_argument("name", metavar="NAME")
     delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    report = verb("report", "write a job's report: one self-contained HTML page of plots")
+    report.add_argument("name", metavar="NAME")
+    report.add_argument("--html", required=True, metavar="PATH", help="the page to write")
+
+    dashboard = verb("dashboard", "serve a live, read-only page of the store's jobs")
+    dashboard.add_argument("--host", default="127.0.0.1",
+                           help="address to bind (default 127.0.0.1; any other needs a token)")
+    dashboard.add_argument("--port", type=int, default=8080, help="port (0: any free one; default 8080)")
+    dashboard.add_argument("--token", default=None,
+                           help="every request must carry it (default: $FASTHPO_DASHBOARD_TOKEN)")
     _bench_parser(verb("bench", "benchmark optimizers against each other (see `bench latency`)"))
     return parser
 
@@ -675,6 +685,20 @@ def _delete(args: argparse.Namespace) -> int:
         shutil.rmtree(runs)
     print(f"deleted {what}")
     return 0
+def _report(args: argparse.Namespace) -> int:
+    from fasthpo.storage import default_db_path
+    from fasthpo.visualization import write_report
+
+    path = write_report(args.db or default_db_path(), args.name, args.html)
+    print(f"report of job {args.name!r}: {path}")
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from fasthpo.dashboard import serve
+    from fasthpo.storage import default_db_path
+
+    return serve(args.db or default_db_path(), host=args.host, port=args.port, token=args.token)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -737,6 +761,7 @@ def _bench_title(args: argparse.Namespace) -> str:
 _VERBS = {
     "run": _run, "resume": _resume, "stop": _stop, "list": _list, "describe": _describe,
     "trials": _trials, "bench": _bench, "validate": _validate, "logs": _logs, "delete": _delete,
+    "report": _report, "dashboard": _dashboard,
 }
 
 

@@ -118,6 +118,11 @@ def test_no_import_cycle():
         ("fasthpo.space", "fasthpo.strategies"),
         ("fasthpo.benchmark", "fasthpo.runner"),
         ("fasthpo.benchmark", "fasthpo.storage"),
+        ("fasthpo.visualization", "fasthpo.runner"),
+        ("fasthpo.visualization", "fasthpo.cli"),
+        ("fasthpo.visualization", "fasthpo.dashboard"),
+        ("fasthpo.dashboard", "fasthpo.runner"),
+        ("fasthpo.dashboard", "fasthpo.cli"),
     ],
 )
 def test_a_layer_never_imports_what_sits_above_it(source, forbidden):

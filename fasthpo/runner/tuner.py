@@ -269,6 +269,12 @@ class Tuner:
         with Store(self.db, create=False) as store:
             return store.best_trial(self.name, self.objective.direction)
 
+    def report_html(self, path: str | Path) -> Path:
+        """Write this job's self-contained HTML report (plots of its trials) to ``path``; needs plotly."""
+        from fasthpo.visualization import write_report
+
+        return write_report(self.db, self.name, path)
+
     def trials(self) -> list[Trial]:
         """Every trial of this tuner's job, by id."""
         if not Path(self.db).exists():
