@@ -17,9 +17,10 @@ MAX_METRIC_DEFINITIONS = 20
 MAX_PARALLEL_TRAINING_JOBS = 100
 #: Training jobs of one tuning job, by strategy (Random can be raised to 10,000).
 MAX_TRAINING_JOBS = {"Bayesian": 750, "Hyperband": 750, "Grid": 750, "Random": 10_000}
-#: ResourceLimits.MaxRuntimeInSeconds: at least 120 s, at most 30 days.
+#: ResourceLimits.MaxRuntimeInSeconds: the field's documented range (the limits page
+#: gives 30 days as the default maximum run time of a tuning job).
 MIN_TUNING_RUNTIME = 120
-MAX_TUNING_RUNTIME = 30 * 24 * 3600
+MAX_TUNING_RUNTIME = 15_768_000
 #: Parent jobs of a warm start.
 MAX_WARM_START_PARENTS = 5
 #: RetryStrategy.MaximumRetryAttempts.

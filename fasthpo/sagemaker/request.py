@@ -387,7 +387,9 @@ def _limits(
     elif strategy == "Grid":  # the service infers it from the grid
         trials = math.prod(len(spec["values"]) for spec in space.values())
     else:
-        raise ConfigError(f"{path}.MaxNumberOfTrainingJobs", "required key is missing")
+        raise ConfigError(
+            f"{path}.MaxNumberOfTrainingJobs", "required locally: fasthpo needs a trial budget"
+        )
     cap = limits.MAX_TRAINING_JOBS[strategy]
     if trials > cap:
         raise ConfigError(
@@ -410,7 +412,7 @@ def _limits(
             raise ConfigError(
                 f"{path}.MaxRuntimeInSeconds",
                 f"must be between {limits.MIN_TUNING_RUNTIME} and {limits.MAX_TUNING_RUNTIME} "
-                f"seconds (30 days; the service's limits), got {runtime}",
+                f"seconds (the service's range), got {runtime}",
             )
         out["max_runtime"] = runtime
     if "StoppingCondition" in definition:

@@ -121,7 +121,7 @@ def _set(body, path, value):
         (["HyperParameterTuningJobConfig", "ResourceLimits", "MaxParallelTrainingJobs"], 101,
          "HyperParameterTuningJobConfig.ResourceLimits.MaxParallelTrainingJobs", "the 100 the service"),
         (["HyperParameterTuningJobConfig", "ResourceLimits", "MaxRuntimeInSeconds"], 60,
-         "HyperParameterTuningJobConfig.ResourceLimits.MaxRuntimeInSeconds", "between 120 and 2592000"),
+         "HyperParameterTuningJobConfig.ResourceLimits.MaxRuntimeInSeconds", "between 120 and 15768000"),
         (["HyperParameterTuningJobConfig", "ParameterRanges", "AutoParameters"], [],
          "HyperParameterTuningJobConfig.ParameterRanges.AutoParameters", "not supported locally"),
         (["Autotune"], {"Mode": "Enabled"}, "Autotune", "not supported locally"),
