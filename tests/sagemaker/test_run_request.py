@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from fasthpo.storage import Store
-from tests.sagemaker.examples import DATA, example_request
+from tests.sagemaker.examples import DATA, example_request, needs_new_keys
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
@@ -98,3 +98,19 @@ def test_the_launcher_refuses_to_run_outside_a_trial():
         capture_output=True, text=True, env=env, cwd=tempfile.gettempdir(),
     )
     assert proc.returncode == 2 and "run me as a fasthpo trial" in proc.stderr
+
+
+@needs_new_keys
+def test_completion_criteria_and_the_job_runtime_end_the_job(tmp_path):
+    body = example_request()
+    config = body["HyperParameterTuningJobConfig"]
+    config["ResourceLimits"] = {"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 1,
+                                "MaxRuntimeInSeconds": 600}
+    config["TuningJobCompletionCriteria"] = {"TargetObjectiveMetricValue": 100.0}  # any trial reaches it
+    request = _project(tmp_path, body)
+    db = str(tmp_path / "store.db")
+    run = fasthpo("run", str(request), "--db", db, "--command", sys.executable, "train.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    with Store(db, create=False) as store:
+        trials = store.trials("xgb-local-1")
+    assert 1 <= len(trials) < 20
