@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -57,6 +58,8 @@ def typed(value: Any) -> Any:
             parsed = json.loads(value)
         except ValueError:
             return value
+        if isinstance(parsed, float) and not math.isfinite(parsed):
+            return value  # "NaN" stays text: SM_HPS must stay strict JSON
         return parsed if isinstance(parsed, (int, float, bool)) else value
     return value
 

@@ -114,3 +114,17 @@ def test_completion_criteria_and_the_job_runtime_end_the_job(tmp_path):
     with Store(db, create=False) as store:
         trials = store.trials("xgb-local-1")
     assert 1 <= len(trials) < 20
+
+
+def test_sm_hps_holds_numbers_as_numbers_and_stays_strict_json(tmp_path):
+    from fasthpo.sagemaker.script_mode import script_mode_environment, typed
+
+    texts = ("20", "0.5", "true", "NaN", "gbtree", 3)
+    assert [typed(v) for v in texts] == [20, 0.5, True, "NaN", "gbtree", 3]
+    env = script_mode_environment(
+        {"FASTHPO_TRIAL_DIR": str(tmp_path), "FASTHPO_INSTANCE_COUNT": "1", "CUDA_VISIBLE_DEVICES": "0,1"},
+        {"lr": 0.1, "depth": "4", "x": "NaN"}, ["--lr", "0.1"],
+    )
+    assert json.loads(env["SM_HPS"]) == {"lr": 0.1, "depth": 4, "x": "NaN"}
+    assert env["SM_NUM_GPUS"] == "2" and env["SM_HP_DEPTH"] == "4"
+    assert json.loads((tmp_path / "input" / "config" / "hyperparameters.json").read_text())["lr"] == "0.1"
