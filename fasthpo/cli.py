@@ -1,4 +1,5 @@
-"""The ``fasthpo`` command line: run, resume, stop, list, describe, trials, report, dashboard and bench.
+"""The ``fasthpo`` command line: run, resume, stop, list, describe, trials, validate, logs, delete,
+report, dashboard, export and bench.
 
 Every verb takes ``--db PATH`` (default ``$FASTHPO_DB`` or ``./fasthpo.db``).
 Bad input is reported as one line on stderr with a non-zero exit, never a
@@ -58,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("job_file", metavar="JOB", help="job file (.yaml, .yml or .json)")
     run.add_argument("-q", "--quiet", action="store_true",
                      help="no progress and no log lines: only errors, and the summary at the end")
+    run.add_argument(
+        "--command", nargs=argparse.REMAINDER, default=None, metavar="ARGV",
+        help="with a tuning-job request of the managed service: the local training command "
+             "(the rest of the line, e.g. --command python train.py)",
+    )
 
     resume = verb("resume", "continue a stored job (after a stop, a crash or kill -9)")
     resume.add_argument("name", metavar="NAME")
@@ -115,6 +121,14 @@ def _parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--port", type=int, default=8080, help="port (0: any free one; default 8080)")
     dashboard.add_argument("--token", default=None,
                            help="every request must carry it (default: $FASTHPO_DASHBOARD_TOKEN)")
+
+    export = verb("export", "write a stored job in another format (the managed service's request)")
+    export.add_argument("name", metavar="NAME")
+    export.add_argument(
+        "--format", choices=("sagemaker",), default="sagemaker",
+        help="sagemaker: the body of a CreateHyperParameterTuningJob request",
+    )
+    export.add_argument("-o", "--output", metavar="FILE", default=None, help="write here, not to stdout")
     _bench_parser(verb("bench", "benchmark optimizers against each other (see `bench latency`)"))
     return parser
 
@@ -217,7 +231,24 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 def _run(args: argparse.Namespace) -> int:
     from fasthpo.config import load_job
 
-    return _tune(load_job(args.job_file), args)
+    def ignored(keys: tuple[str, ...]) -> None:
+        print(f"fasthpo: ignored (cloud only): {', '.join(keys)}", file=sys.stderr)
+
+    return _tune(load_job(args.job_file, command=args.command, on_ignored=ignored), args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from fasthpo.sagemaker.export import export_request
+
+    with _store(args) as store:
+        job = _job(store, args.name)
+    text = json.dumps(export_request(job.spec), indent=2) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+    return 0
 
 
 def _tune(spec: Any, args: argparse.Namespace) -> int:
@@ -761,7 +792,7 @@ def _bench_title(args: argparse.Namespace) -> str:
 _VERBS = {
     "run": _run, "resume": _resume, "stop": _stop, "list": _list, "describe": _describe,
     "trials": _trials, "bench": _bench, "validate": _validate, "logs": _logs, "delete": _delete,
-    "report": _report, "dashboard": _dashboard,
+    "report": _report, "dashboard": _dashboard, "export": _export,
 }
 
 

@@ -65,7 +65,7 @@ import difflib
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +106,19 @@ _GPU_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:/.-]{0,99}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def load_job(path: str | os.PathLike[str]) -> JobSpec:
-    """Read and validate a job file (``.yaml``, ``.yml`` or ``.json``)."""
+def load_job(
+    path: str | os.PathLike[str],
+    *,
+    command: Sequence[str] | None = None,
+    on_ignored: Callable[[tuple[str, ...]], None] | None = None,
+) -> JobSpec:
+    """Read and validate a job file (``.yaml``, ``.yml`` or ``.json``).
+
+    A file holding the body of a tuning-job request of the managed service is
+    translated into a job file first (:mod:`fasthpo.sagemaker.request`), with
+    ``command`` as its local training command; ``on_ignored`` hears the
+    request's cloud-only keys once.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -119,7 +130,22 @@ def load_job(path: str | os.PathLike[str]) -> JobSpec:
         data = parse_json(text, str(path))
     else:
         data = parse_yaml(text, str(path))
+    if _is_tuning_request(data):
+        from fasthpo.sagemaker.request import translate_request
+
+        translation = translate_request(data, command=command)
+        if on_ignored is not None and translation.ignored:
+            on_ignored(translation.ignored)
+        data = translation.job
+    elif command:
+        raise ConfigError("--command", "is for tuning-job requests; a job file names its own command")
     return parse_job(data, base_dir=path.resolve().parent)
+
+
+def _is_tuning_request(data: Any) -> bool:
+    from fasthpo.sagemaker.request import is_tuning_request
+
+    return is_tuning_request(data)
 
 
 def parse_job(data: Any, *, base_dir: str | os.PathLike[str] = ".") -> JobSpec:

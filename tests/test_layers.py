@@ -123,6 +123,12 @@ def test_no_import_cycle():
         ("fasthpo.visualization", "fasthpo.dashboard"),
         ("fasthpo.dashboard", "fasthpo.runner"),
         ("fasthpo.dashboard", "fasthpo.cli"),
+        ("fasthpo.sagemaker", "fasthpo.config"),
+        ("fasthpo.sagemaker", "fasthpo.runner"),
+        ("fasthpo.sagemaker", "fasthpo.storage"),
+        ("fasthpo.integrations", "fasthpo.runner"),
+        ("fasthpo.integrations", "fasthpo.storage"),
+        ("fasthpo.integrations", "fasthpo.config"),
     ],
 )
 def test_a_layer_never_imports_what_sits_above_it(source, forbidden):
@@ -138,3 +144,8 @@ def test_what_training_scripts_import_stays_in_the_standard_library():
             reachable.add(m)
             todo.extend(GRAPH.get(m, ()))
     assert not {m for m in reachable if m.startswith(("fasthpo.gp", "fasthpo.strategies", "fasthpo.runner"))}
+
+
+def test_the_script_mode_launcher_stays_in_the_standard_library():
+    """It starts before every trial of a job translated from a tuning-job request."""
+    assert GRAPH["fasthpo.sagemaker.script_mode"] <= {"fasthpo.trial_env"}
