@@ -56,12 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     run = verb("run", "run a tuning job from its job file (continues it if it exists)")
     run.add_argument("job_file", metavar="JOB", help="job file (.yaml, .yml or .json)")
     run.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+    _backend_arguments(run)
 
     resume = verb("resume", "continue a stored job (after a stop, a crash or kill -9)")
     resume.add_argument("name", metavar="NAME")
     resume.add_argument("--max-trials", type=int, default=None, metavar="N",
                         help="raise (or lower) the job's trial budget")
     resume.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+    _backend_arguments(resume)
 
     stop = verb("stop", "stop a job: no new trials, running ones stopped gracefully")
     stop.add_argument("name", metavar="NAME")
@@ -184,8 +186,32 @@ def _run(args: argparse.Namespace) -> int:
     return _tune(load_job(args.job_file), args)
 
 
+def _backend_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("local", "ray"), default=None,
+                        help="where trials run (overrides the job's backend.type)")
+    parser.add_argument("--address", default=None, metavar="ADDRESS",
+                        help="the Ray cluster, as ray.init takes it, e.g. auto (implies --backend ray)")
+
+
+def _with_backend(spec: Any, args: argparse.Namespace) -> Any:
+    """The job with the backend the command line asks for, if it asks."""
+    import dataclasses
+
+    kind = args.backend or ("ray" if args.address is not None else None)
+    if kind is None:
+        return spec
+    address = args.address if args.address is not None else (
+        spec.backend.address if kind == spec.backend.type else None
+    )
+    return dataclasses.replace(
+        spec, backend=dataclasses.replace(spec.backend, type=kind, address=address)
+    )
+
+
 def _tune(spec: Any, args: argparse.Namespace) -> int:
     from fasthpo.runner.tuner import run_job
+
+    spec = _with_backend(spec, args)
 
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,

@@ -76,6 +76,7 @@ class Resources:
     gpus_per_instance: int = 0
     cpus_per_instance: int = 0
     gpu_ids: tuple[str, ...] | None = None
+    ray: Mapping[str, float] = field(default_factory=dict)  # Ray custom resources per instance
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as a job stores it."""
@@ -83,7 +84,29 @@ class Resources:
             "gpus_per_instance": self.gpus_per_instance,
             "cpus_per_instance": self.cpus_per_instance,
             "gpu_ids": None if self.gpu_ids is None else list(self.gpu_ids),
+            **({"ray": dict(self.ray)} if self.ray else {}),
         }
+
+
+#: Values of ``backend.type``: where trials run.
+BACKEND_TYPES = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """Where trials run: ``local`` subprocesses, or tasks on a Ray cluster at ``address``.
+
+    ``ship_workdir`` (Ray): send the job's ``workdir`` to the nodes with Ray's
+    runtime environment; ``False`` when it lives on a filesystem every node shares.
+    """
+
+    type: str = "local"
+    address: str | None = None
+    ship_workdir: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as a job stores it."""
+        return {"type": self.type, "address": self.address, "ship_workdir": self.ship_workdir}
 
 
 @dataclass(frozen=True)
@@ -148,6 +171,7 @@ class JobSpec:
     resources: Resources = Resources()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     early_stopping: str = "off"
+    backend: BackendSpec = BackendSpec()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as stored with the job (and readable by :func:`fasthpo.config.parse_job`)."""
@@ -171,6 +195,7 @@ class JobSpec:
             "resources": self.resources.to_dict(),
             "retry": self.retry.to_dict(),
             "early_stopping": self.early_stopping,
+            **({"backend": self.backend.to_dict()} if self.backend != BackendSpec() else {}),
         }
 
 

@@ -176,10 +176,11 @@ class Tuner:
         catch: tuple[type[BaseException], ...] = (),
         early_stopping: str = "off",
         grace: float = DEFAULT_GRACE_SECONDS,
+        stop_remote: Callable[[list[str]], object] | None = None,
     ) -> TuningResult:
         seed = self._open_job(store, spec)
         with JobLease(store, self.name) as lease:
-            recovered = recover_trials(store, self.name, grace=grace)
+            recovered = recover_trials(store, self.name, grace=grace, stop_remote=stop_remote)
             if recovered:
                 log.warning(
                     "trial(s) %s were running when the previous tuner died; they run again",
@@ -236,7 +237,7 @@ class Tuner:
 
 
 def run_job(spec: JobSpec, *, db: str | Path | None = None) -> TuningResult:
-    """Run (or continue) the tuning job ``spec`` with the local subprocess backend.
+    """Run (or continue) the tuning job ``spec`` with the backend it names (local subprocesses by default).
 
     Trial folders go to ``<db folder>/<db stem>-runs/<job>/trial-NNNN``.
     """
@@ -254,24 +255,35 @@ def run_job(spec: JobSpec, *, db: str | Path | None = None) -> TuningResult:
         static_hyperparameters=spec.static_hyperparameters,
         retry=spec.retry,
     )
-    backend = LocalBackend(
-        job_name=spec.name,
-        command=spec.command,
-        workdir=spec.workdir,
-        env=spec.env,
-        metrics=spec.metrics,
-        runs_dir=db_path.resolve().parent / f"{db_path.stem}-runs",
-        max_runtime=spec.limits.max_runtime_per_trial,
-        instance_count=spec.instance_count,
-        resources=spec.resources,
-    )
-    started = time.monotonic()
-    with Store(db_path, verify=True) as store:
-        if store.get_job(spec.name) is None:
-            backend.check_new_job()
-        result = tuner._run(
-            store, spec.to_dict(), backend, max_parallel=spec.limits.max_parallel,
-            early_stopping=spec.early_stopping, grace=backend.grace,
+    runs_dir = db_path.resolve().parent / f"{db_path.stem}-runs"
+    if spec.backend.type == "ray":
+        from fasthpo.runner.ray_backend import RayBackend
+
+        backend: LocalBackend | RayBackend = RayBackend.for_job(spec, runs_dir)
+    else:
+        backend = LocalBackend(
+            job_name=spec.name,
+            command=spec.command,
+            workdir=spec.workdir,
+            env=spec.env,
+            metrics=spec.metrics,
+            runs_dir=runs_dir,
+            max_runtime=spec.limits.max_runtime_per_trial,
+            instance_count=spec.instance_count,
+            resources=spec.resources,
         )
+    started = time.monotonic()
+    try:
+        with Store(db_path, verify=True) as store:
+            if store.get_job(spec.name) is None:
+                backend.check_new_job()
+            result = tuner._run(
+                store, spec.to_dict(), backend, max_parallel=spec.limits.max_parallel,
+                early_stopping=spec.early_stopping, grace=backend.grace,
+                stop_remote=getattr(backend, "stop_leftovers", None),
+            )
+    finally:
+        if not isinstance(backend, LocalBackend):
+            backend.close()
     log.info("job %s %s in %.1f s", spec.name, result.status, time.monotonic() - started)
     return result
