@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fasthpo.errors import ConfigError
-from fasthpo.jobspec import JobSpec, RetryPolicy, binding_differences, check_job_name
+from fasthpo.jobspec import BACKEND_TYPES, JobSpec, RetryPolicy, binding_differences, check_job_name
 from fasthpo.objective import Objective, check_direction
 from fasthpo.runner.backend import DEFAULT_GRACE_SECONDS, Backend
 from fasthpo.runner.early_stopping import MedianStoppingRule
@@ -75,6 +75,10 @@ class Tuner:
     retry
         Which failed trials run again (default: only those lost to a tuner
         crash; see :class:`~fasthpo.jobspec.RetryPolicy`).
+    backend
+        Where :meth:`optimize` calls the function: ``"local"`` (this process)
+        or ``"ray"`` (Ray tasks on the cluster this process is connected to,
+        or a local Ray instance; see :mod:`fasthpo.runner.ray_function`).
     """
 
     def __init__(
@@ -89,6 +93,7 @@ class Tuner:
         db: str | Path | None = None,
         static_hyperparameters: Mapping[str, Any] | None = None,
         retry: RetryPolicy | None = None,
+        backend: str = "local",
     ) -> None:
         if not isinstance(space, SearchSpace):
             raise ConfigError("space", f"must be a SearchSpace, got {type(space).__name__}")
@@ -123,6 +128,9 @@ class Tuner:
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigError("retry", f"must be a RetryPolicy, got {retry!r}")
         self.retry = retry or RetryPolicy()
+        if backend not in BACKEND_TYPES:
+            raise ConfigError("backend", f"must be one of {', '.join(BACKEND_TYPES)}, got {backend!r}")
+        self.backend = backend
 
     # -- public faces -----------------------------------------------------------------
 
@@ -131,11 +139,15 @@ class Tuner:
         fn: Callable[[dict[str, Any]], float],
         *,
         catch: tuple[type[BaseException], ...] = (),
+        backend: str | None = None,
+        max_parallel: int = 1,
     ) -> Trial | None:
         """Tune ``fn(params) -> float`` in this process, one trial at a time; return the best.
 
         An exception in ``fn`` fails its trial and is re-raised once stored,
-        unless its type is in ``catch``, in which case tuning goes on.
+        unless its type is in ``catch``, in which case tuning goes on. With
+        ``backend="ray"`` (default: the tuner's) calls run as Ray tasks,
+        ``max_parallel`` at a time.
         """
         from fasthpo.runner.function import FunctionBackend
 
@@ -146,9 +158,25 @@ class Tuner:
             "objective": self.objective.to_dict(),
             "strategy": self.strategy if isinstance(self.strategy, str) else type(self.strategy).__name__,
         }
-        backend = FunctionBackend(fn, metric=self.objective.metric)
+        kind = self.backend if backend is None else backend
+        if kind not in BACKEND_TYPES:
+            raise ConfigError("backend", f"must be one of {', '.join(BACKEND_TYPES)}, got {kind!r}")
+        if isinstance(max_parallel, bool) or not isinstance(max_parallel, int) or max_parallel < 1:
+            raise ConfigError("max_parallel", f"must be a positive integer, got {max_parallel!r}")
+        if kind == "local" and max_parallel != 1:
+            raise ConfigError("max_parallel", "calls in this process run one at a time; use backend='ray'")
+        if kind == "ray":
+            from fasthpo.runner.ray_function import RayFunctionBackend
+
+            remote = RayFunctionBackend(fn, metric=self.objective.metric)
+            try:
+                with Store(self.db, verify=True) as store:
+                    return self._run(store, spec, remote, max_parallel=max_parallel, catch=catch).best
+            finally:
+                remote.close()
+        in_process = FunctionBackend(fn, metric=self.objective.metric)
         with Store(self.db, verify=True) as store:
-            return self._run(store, spec, backend, max_parallel=1, catch=catch).best
+            return self._run(store, spec, in_process, max_parallel=1, catch=catch).best
 
     def best(self) -> Trial | None:
         """The best completed trial of this tuner's job in the store."""

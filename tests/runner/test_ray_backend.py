@@ -28,6 +28,7 @@ from fasthpo.jobspec import MetricDefinition, Resources
 from fasthpo.runner.backend import Exited, Reported, TrialLaunch
 from fasthpo.runner.recovery import process_running
 from fasthpo.runner.tuner import Tuner, run_job
+from fasthpo.space import SearchSpace
 from fasthpo.storage import Store
 from tests.conftest import trainer_job, wait_for
 
@@ -324,6 +325,37 @@ def test_without_ray_asking_for_it_is_a_one_line_error(monkeypatch, tmp_path, ca
     assert main(["run", str(path), "--db", str(tmp_path / "f.db"), "--backend", "ray"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "fasthpo[ray]" in err
+
+
+def test_a_python_objective_runs_as_ray_tasks_and_reports_from_inside(cluster, tmp_path):
+    def objective(params: dict[str, Any]) -> float:
+        import fasthpo
+
+        if params["x"] > 0.9:
+            raise ZeroDivisionError("diverged")
+        fasthpo.report(step=0, objective=params["x"] + 1.0)
+        return params["x"]
+
+    space = SearchSpace.from_dict({"x": {"type": "continuous", "min": 0.0, "max": 1.0}})
+    db = tmp_path / "fasthpo.db"
+    tuner = Tuner(space, strategy="random", max_trials=8, seed=3, name="fn", db=db, backend="ray")
+    best = tuner.optimize(objective, max_parallel=4, catch=(ZeroDivisionError,))
+    trials = tuner.trials()
+    assert len(trials) == 8
+    done = [t for t in trials if t.status == "completed"]
+    assert best is not None and best.objective == min(t.objective for t in done)
+    with Store(db) as store:
+        for trial in done:
+            reports = store.metrics("fn", trial.trial_id, "objective")
+            assert [(r.source, r.step) for r in reports] == [("report", 0), ("return", None)]
+            assert reports[0].value == pytest.approx(trial.objective + 1.0)
+    for trial in trials:
+        if trial.hyperparameters["x"] > 0.9:
+            assert trial.status == "failed" and "ZeroDivisionError: diverged" in trial.error
+    with pytest.raises(ZeroDivisionError):  # not caught: re-raised once stored, as in-process
+        Tuner(space, strategy="random", max_trials=30, seed=3, name="fn2", db=db).optimize(
+            objective, backend="ray", max_parallel=2
+        )
 
 
 def test_a_node_that_dies_mid_trial_loses_the_attempt_which_runs_again_elsewhere(cluster, tmp_path):
