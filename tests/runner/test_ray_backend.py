@@ -2,7 +2,8 @@
 
 One cluster serves the whole module (Ray's own test utilities start a head and
 several raylets, each with its own CPUs and fake GPUs): starting one costs
-seconds, so every test here runs in one xdist group, in one worker, in order.
+seconds, so the suite runs with ``--dist loadfile`` (see pyproject.toml) and
+every test here runs in one worker, in order, against that one cluster.
 The head has no CPUs, so trials run only on the worker nodes; the node-loss
 test removes a node and so comes last.
 """
@@ -36,8 +37,6 @@ ray = pytest.importorskip("ray")
 
 from fasthpo.runner.ray_backend import RayBackend  # noqa: E402 - needs ray
 from fasthpo.runner.ray_remote import node_trial_folder  # noqa: E402
-
-pytestmark = pytest.mark.xdist_group("ray-cluster")
 
 JOBS = Path(__file__).parent / "jobs"
 PROBE = JOBS / "ray_probe.py"
