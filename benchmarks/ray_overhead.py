@@ -76,7 +76,9 @@ def run(backend: str, trials: int, parallel: int, folder: Path, address: str | N
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--nodes", type=int, default=4)
     parser.add_argument("--cpus", type=int, default=4, help="CPUs each node offers Ray")
     parser.add_argument("--trials", type=int, default=50, help="trials of the one-at-a-time runs")
