@@ -35,7 +35,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -59,8 +59,10 @@ from fasthpo.runner.ray_remote import STREAMS, master_address, run_instance, sig
 
 log = logging.getLogger("fasthpo")
 
-#: What :meth:`RayBackend.free_slots` says while every launched trial has started.
+#: What :meth:`RayBackend.free_slots` says while the cluster seems to have room.
 UNLIMITED = 1 << 30
+#: A launched trial not started on a node after this long means the cluster is full (seconds).
+PLACEMENT_SECONDS = 1.0
 #: Ray namespace of the tuner's connection.
 NAMESPACE = "fasthpo"
 RAY_MISSING = (
@@ -118,6 +120,7 @@ class _Rank:
 class _Trial:
     trial_id: int
     directory: Path
+    launched: float  # monotonic
     ranks: list[_Rank] = field(default_factory=list)
     group: Any = None  # placement group of a gang
     started: float | None = None  # monotonic, when its first instance started on a node
@@ -192,6 +195,7 @@ class RayBackend:
                 f"with ray.init(runtime_env={{'working_dir': {workdir!r}}}), or set ship_workdir "
                 "to false if the workdir is on a filesystem every node shares",
             )
+        self._warn_if_no_node_fits()
         # Ray retries nothing itself: a lost attempt is the tuner's to run again.
         self._run = ray.remote(num_returns="streaming", max_retries=0)(run_instance)
         self._master = ray.remote(num_cpus=0, max_retries=0)(master_address)
@@ -225,11 +229,12 @@ class RayBackend:
         return str(self.job_dir / f"trial-{trial_id:04d}")
 
     def free_slots(self) -> int:
-        """None while a launched trial waits for Ray to place it (the cluster is full), else many."""
-        waiting = any(
-            r.pid is None and not r.ended for t in self._running.values() for r in t.ranks
-        )
-        return 0 if waiting else UNLIMITED
+        """None while a launched trial has waited long for Ray to place it (the cluster is full), else many.
+
+        A trial takes a moment to start even on an idle cluster; only one that
+        waits longer than :data:`PLACEMENT_SECONDS` stops further proposals.
+        """
+        return 0 if _waiting(self._running.values(), time.monotonic()) else UNLIMITED
 
     def launch(self, trial: TrialLaunch) -> None:
         """Make the trial's folder and hand its instances to Ray, which starts them when they fit."""
@@ -252,7 +257,7 @@ class RayBackend:
             trial, job_name=self.job_name, directory=str(directory), encoded=encoded,
             instance_count=self.instance_count, master=None,
         )
-        running = _Trial(trial.trial_id, directory)
+        running = _Trial(trial.trial_id, directory, launched=time.monotonic())
         strategies: list[Any] = [None] * self.instance_count
         master = None
         if self.instance_count > 1:
@@ -367,6 +372,17 @@ class RayBackend:
             self._owns_connection = False
 
     # -- starting ----------------------------------------------------------------------
+
+    def _warn_if_no_node_fits(self) -> None:
+        """Say so when no node of the cluster can hold one instance (its trials would wait for one)."""
+        need = {"CPU": float(self.cpus), "GPU": float(self.gpus), **self.custom}
+        nodes = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
+        if not any(all(r.get(k, 0.0) >= v for k, v in need.items() if v) for r in nodes):
+            wanted = ", ".join(f"{k}={v:g}" for k, v in need.items() if v)
+            log.warning(
+                "no node of the Ray cluster has %s for one instance; trials wait until such a node joins",
+                wanted,
+            )
 
     def _rank_folders(self, directory: Path, folder: int) -> list[Path]:
         """Make each instance's empty log files on the driver (rank subfolders for N > 1)."""
@@ -540,6 +556,14 @@ class RayBackend:
             tail = _tail(failed.directory / "stderr.log")
             return Exited(trial.trial_id, "failed", code, how + (f"; stderr ends:\n{tail}" if tail else ""))
         return Exited(trial.trial_id, "completed", 0)
+
+
+def _waiting(trials: Iterable[_Trial], now: float) -> bool:
+    """Whether some trial has waited longer than :data:`PLACEMENT_SECONDS` for a node."""
+    return any(
+        now - t.launched > PLACEMENT_SECONDS and any(r.pid is None and not r.ended for r in t.ranks)
+        for t in trials
+    )
 
 
 def _first_line(text: str) -> str:

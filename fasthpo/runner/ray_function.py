@@ -27,7 +27,7 @@ from typing import Any
 from fasthpo.metric_report import MetricReport
 from fasthpo.runner.backend import Event, Exited, Reported, TrialLaunch
 from fasthpo.runner.logs import LineFollower, parse_report_lines
-from fasthpo.runner.ray_backend import UNLIMITED, connect, import_ray
+from fasthpo.runner.ray_backend import PLACEMENT_SECONDS, UNLIMITED, connect, import_ray
 from fasthpo.trial_env import METRICS_FILE_ENV
 
 #: How often the task looks for new reports while ``fn`` runs (seconds).
@@ -81,6 +81,7 @@ def call_objective(fn: Callable[[dict[str, Any]], Any], params: dict[str, Any]) 
 class _Call:
     trial_id: int
     stream: Any  # ray.ObjectRefGenerator
+    launched: float  # monotonic
     started: bool = False
     stop_reason: str | None = None
 
@@ -104,12 +105,14 @@ class RayFunctionBackend:
         return None
 
     def free_slots(self) -> int:
-        """None while a call waits for Ray to place it (the cluster is full), else many."""
-        return 0 if any(not c.started for c in self._calls.values()) else UNLIMITED
+        """None while a call has waited long for Ray to place it (the cluster is full), else many."""
+        now = time.monotonic()
+        waiting = any(not c.started and now - c.launched > PLACEMENT_SECONDS for c in self._calls.values())
+        return 0 if waiting else UNLIMITED
 
     def launch(self, trial: TrialLaunch) -> None:
         stream = self._task.remote(self._fn_ref, dict(trial.hyperparameters))
-        self._calls[trial.trial_id] = _Call(trial.trial_id, stream)
+        self._calls[trial.trial_id] = _Call(trial.trial_id, stream, time.monotonic())
 
     def poll(self, timeout: float) -> list[Event]:
         events, self._finished = self._finished, []

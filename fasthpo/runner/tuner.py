@@ -14,6 +14,7 @@ why); it never counts as the best.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
@@ -21,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fasthpo.errors import ConfigError
 from fasthpo.jobspec import BACKEND_TYPES, JobSpec, RetryPolicy, binding_differences, check_job_name
@@ -35,6 +36,9 @@ from fasthpo.space import SearchSpace
 from fasthpo.storage import Store, Trial, default_db_path
 from fasthpo.strategies.base import Strategy
 from fasthpo.strategies.registry import DEFAULT_STRATEGY, check_strategy_name, make_strategy
+
+if TYPE_CHECKING:
+    from fasthpo.runner.ray_backend import RayBackend
 
 log = logging.getLogger("fasthpo")
 
@@ -283,35 +287,36 @@ def run_job(spec: JobSpec, *, db: str | Path | None = None) -> TuningResult:
         static_hyperparameters=spec.static_hyperparameters,
         retry=spec.retry,
     )
-    runs_dir = db_path.resolve().parent / f"{db_path.stem}-runs"
-    if spec.backend.type == "ray":
-        from fasthpo.runner.ray_backend import RayBackend
-
-        backend: LocalBackend | RayBackend = RayBackend.for_job(spec, runs_dir)
-    else:
-        backend = LocalBackend(
-            job_name=spec.name,
-            command=spec.command,
-            workdir=spec.workdir,
-            env=spec.env,
-            metrics=spec.metrics,
-            runs_dir=runs_dir,
-            max_runtime=spec.limits.max_runtime_per_trial,
-            instance_count=spec.instance_count,
-            resources=spec.resources,
-        )
+    remote = _ray_backend(spec, db_path)
+    backend = remote or LocalBackend(
+        job_name=spec.name,
+        command=spec.command,
+        workdir=spec.workdir,
+        env=spec.env,
+        metrics=spec.metrics,
+        runs_dir=db_path.resolve().parent / f"{db_path.stem}-runs",
+        max_runtime=spec.limits.max_runtime_per_trial,
+        instance_count=spec.instance_count,
+        resources=spec.resources,
+    )
     started = time.monotonic()
-    try:
-        with Store(db_path, verify=True) as store:
-            if store.get_job(spec.name) is None:
-                backend.check_new_job()
-            result = tuner._run(
-                store, spec.to_dict(), backend, max_parallel=spec.limits.max_parallel,
-                early_stopping=spec.early_stopping, grace=backend.grace,
-                stop_remote=getattr(backend, "stop_leftovers", None),
-            )
-    finally:
-        if not isinstance(backend, LocalBackend):
-            backend.close()
+    with contextlib.closing(remote) if remote else contextlib.nullcontext(), \
+            Store(db_path, verify=True) as store:
+        if store.get_job(spec.name) is None:
+            backend.check_new_job()
+        result = tuner._run(
+            store, spec.to_dict(), backend, max_parallel=spec.limits.max_parallel,
+            early_stopping=spec.early_stopping, grace=backend.grace,
+            stop_remote=remote.stop_leftovers if remote else None,
+        )
     log.info("job %s %s in %.1f s", spec.name, result.status, time.monotonic() - started)
     return result
+
+
+def _ray_backend(spec: JobSpec, db_path: Path) -> RayBackend | None:
+    """The Ray backend the job asks for (``backend.type: ray``), else ``None``."""
+    if spec.backend.type != "ray":
+        return None
+    from fasthpo.runner.ray_backend import RayBackend
+
+    return RayBackend.for_job(spec, db_path.resolve().parent / f"{db_path.stem}-runs")

@@ -164,7 +164,7 @@ def test_a_gang_is_placed_all_at_once_with_its_master_on_rank_0(cluster, tmp_pat
     folder = tmp_path / "runs" / "probe" / "trial-0001"
     poll_until(rays, lambda: len(probes(folder)) == 3, events)
     assert rays.nodes(2) == [None, None, None]
-    assert rays.free_slots() == 0
+    poll_until(rays, lambda: rays.free_slots() == 0, events)  # no more proposals meanwhile
     barrier.touch()
     events.update(drive(rays, until={1, 2}))
     assert exited(events[1]).status == "completed" and exited(events[2]).status == "completed"
