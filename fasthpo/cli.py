@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         help="with a tuning-job request of the managed service: the local training command "
              "(the rest of the line, e.g. --command python train.py)",
     )
+    _backend_arguments(run)
 
     resume = verb("resume", "continue a stored job (after a stop, a crash or kill -9)")
     resume.add_argument("name", metavar="NAME")
@@ -71,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="raise (or lower) the job's trial budget")
     resume.add_argument("-q", "--quiet", action="store_true",
                         help="no progress and no log lines: only errors, and the summary at the end")
+    _backend_arguments(resume)
 
     stop = verb("stop", "stop a job: no new trials, running ones stopped gracefully")
     stop.add_argument("name", metavar="NAME")
@@ -251,8 +253,32 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backend_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("local", "ray"), default=None,
+                        help="where trials run (overrides the job's backend.type)")
+    parser.add_argument("--address", default=None, metavar="ADDRESS",
+                        help="the Ray cluster, as ray.init takes it, e.g. auto (implies --backend ray)")
+
+
+def _with_backend(spec: Any, args: argparse.Namespace) -> Any:
+    """The job with the backend the command line asks for, if it asks."""
+    import dataclasses
+
+    kind = args.backend or ("ray" if args.address is not None else None)
+    if kind is None:
+        return spec
+    address = args.address if args.address is not None else (
+        spec.backend.address if kind == spec.backend.type else None
+    )
+    return dataclasses.replace(
+        spec, backend=dataclasses.replace(spec.backend, type=kind, address=address)
+    )
+
+
 def _tune(spec: Any, args: argparse.Namespace) -> int:
     from fasthpo.runner.tuner import run_job
+
+    spec = _with_backend(spec, args)
 
     # A terminal gets a live bar with the log lines above it; a pipe or a CI log
     # gets plain lines only; --quiet, only errors (and the summary at the end).

@@ -26,6 +26,7 @@ unknown keys are errors (with a suggestion), never silently ignored::
     completion: {target_objective: 0.02, max_trials_without_improvement: 10,
                  min_improvement: 0.001, convergence: auto}
     warm_start: {parents: [svm-digits-v1], type: identical_data_and_algorithm}
+    backend: {type: local}                       # or {type: ray, address: auto}
 
 Required: ``name``, ``command``, ``hyperparameters``, ``objective`` (with
 ``metric`` and ``direction``). The rest, with their defaults:
@@ -52,7 +53,13 @@ Required: ``name``, ``command``, ``hyperparameters``, ``objective`` (with
 ``resources`` (none)
     ``gpus_per_instance`` and ``cpus_per_instance`` (0: not managed) are
     handed out exclusively; ``gpu_ids`` lists the GPUs to use instead of
-    asking ``nvidia-smi`` (see :mod:`fasthpo.runner.resources`).
+    asking ``nvidia-smi`` (see :mod:`fasthpo.runner.resources`). ``ray``:
+    Ray custom resources each instance needs (``{"accelerator_type:H100": 1}``;
+    Ray backend only).
+``backend`` (``{type: local}``)
+    Where trials run: ``local`` subprocesses, or ``ray`` tasks on the Ray
+    cluster at ``address`` (as ``ray.init`` takes it, e.g. ``auto``), with
+    ``ship_workdir`` (true) sending ``workdir`` to the nodes.
 
 Every error is a :class:`~fasthpo.errors.ConfigError` whose field is the
 dotted path of the key. A valid file becomes a :class:`~fasthpo.jobspec.JobSpec`;
@@ -72,9 +79,11 @@ from typing import Any
 from fasthpo.errors import ConfigError
 from fasthpo.job_text import parse_json, parse_yaml
 from fasthpo.jobspec import (
+    BACKEND_TYPES,
     DEFAULT_MAX_TRIALS,
     EARLY_STOPPING_MODES,
     PLACEHOLDER,
+    BackendSpec,
     CompletionCriteria,
     HyperbandSettings,
     JobSpec,
@@ -94,13 +103,14 @@ from fasthpo.trial_env import RESERVED_PREFIX
 _TOP_KEYS = (
     "name", "command", "workdir", "env", "hyperparameters", "static_hyperparameters",
     "objective", "metrics", "strategy", "seed", "limits", "instance_count", "resources",
-    "retry", "early_stopping", "hyperband", "completion", "warm_start",
+    "retry", "early_stopping", "hyperband", "completion", "warm_start", "backend",
 )
 _REQUIRED = ("name", "command", "hyperparameters", "objective")
 _LIMIT_KEYS = ("max_trials", "max_parallel", "max_runtime_per_trial", "max_runtime")
-_RESOURCE_KEYS = ("gpus_per_instance", "cpus_per_instance", "gpu_ids")
+_RESOURCE_KEYS = ("gpus_per_instance", "cpus_per_instance", "gpu_ids", "ray")
 _HYPERBAND_KEYS = ("resource", "min_resource", "max_resource", "reduction_factor")
 _COMPLETION_KEYS = ("target_objective", "max_trials_without_improvement", "min_improvement", "convergence")
+_BACKEND_KEYS = ("type", "address", "ship_workdir")
 #: A GPU as ``CUDA_VISIBLE_DEVICES`` names it: an index, or a ``GPU-``/``MIG-`` UUID.
 _GPU_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:/.-]{0,99}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -196,6 +206,7 @@ def parse_job(data: Any, *, base_dir: str | os.PathLike[str] = ".") -> JobSpec:
         hyperband=hyperband,
         completion=_completion(data.get("completion")),
         warm_start=_warm_start(data.get("warm_start"), Path(base_dir)),
+        backend=_backend(data.get("backend") or {}),
     )
 
 
@@ -411,7 +422,41 @@ def _resources(value: Any, instance_count: int) -> Resources:
         gpus_per_instance=counts["gpus_per_instance"],
         cpus_per_instance=counts["cpus_per_instance"],
         gpu_ids=gpu_ids,
+        ray=_ray_resources(body.get("ray") or {}),
     )
+
+
+def _ray_resources(value: Any) -> dict[str, float]:
+    body = _mapping(value, "resources.ray", "{accelerator_type:H100: 1}")
+    custom = {}
+    for name, amount in body.items():
+        if not isinstance(name, str) or not name or name in ("CPU", "GPU", "memory"):
+            raise ConfigError(
+                f"resources.ray.{name}", "must name a custom resource (CPU and GPU come from "
+                "cpus_per_instance and gpus_per_instance)",
+            )
+        if (
+            isinstance(amount, bool) or not isinstance(amount, (int, float))
+            or not math.isfinite(amount) or amount <= 0
+        ):
+            raise ConfigError(f"resources.ray.{name}", f"must be a positive number, got {amount!r}")
+        custom[name] = float(amount)
+    return custom
+
+
+def _backend(value: Any) -> BackendSpec:
+    body = _mapping(value, "backend", "{type: ray, address: auto}")
+    _check_keys(body, _BACKEND_KEYS, "backend")
+    kind = body.get("type", "local")
+    if kind not in BACKEND_TYPES:
+        raise ConfigError("backend.type", f"must be one of {', '.join(BACKEND_TYPES)}, got {kind!r}")
+    address = body.get("address")
+    if address is not None and (not isinstance(address, str) or not address.strip()):
+        raise ConfigError("backend.address", f"must be a Ray address such as auto, got {address!r}")
+    ship = body.get("ship_workdir", True)
+    if not isinstance(ship, bool):
+        raise ConfigError("backend.ship_workdir", f"must be true or false, got {ship!r}")
+    return BackendSpec(type=kind, address=address, ship_workdir=ship)
 
 
 def _seed(value: Any) -> int | None:

@@ -79,6 +79,7 @@ class Resources:
     gpus_per_instance: int = 0
     cpus_per_instance: int = 0
     gpu_ids: tuple[str, ...] | None = None
+    ray: Mapping[str, float] = field(default_factory=dict)  # Ray custom resources per instance
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as a job stores it."""
@@ -86,7 +87,29 @@ class Resources:
             "gpus_per_instance": self.gpus_per_instance,
             "cpus_per_instance": self.cpus_per_instance,
             "gpu_ids": None if self.gpu_ids is None else list(self.gpu_ids),
+            **({"ray": dict(self.ray)} if self.ray else {}),
         }
+
+
+#: Values of ``backend.type``: where trials run.
+BACKEND_TYPES = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """Where trials run: ``local`` subprocesses, or tasks on a Ray cluster at ``address``.
+
+    ``ship_workdir`` (Ray): send the job's ``workdir`` to the nodes with Ray's
+    runtime environment; ``False`` when it lives on a filesystem every node shares.
+    """
+
+    type: str = "local"
+    address: str | None = None
+    ship_workdir: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as a job stores it."""
+        return {"type": self.type, "address": self.address, "ship_workdir": self.ship_workdir}
 
 
 @dataclass(frozen=True)
@@ -288,6 +311,7 @@ class JobSpec:
     hyperband: HyperbandSettings | None = None
     completion: CompletionCriteria | None = None
     warm_start: WarmStart | None = None
+    backend: BackendSpec = BackendSpec()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as stored with the job (and readable by :func:`fasthpo.config.parse_job`)."""
@@ -315,6 +339,7 @@ class JobSpec:
             **({"hyperband": self.hyperband.to_dict()} if self.hyperband else {}),
             **({"completion": self.completion.to_dict()} if self.completion else {}),
             **({"warm_start": self.warm_start.to_dict()} if self.warm_start else {}),
+            **({"backend": self.backend.to_dict()} if self.backend != BackendSpec() else {}),
         }
 
 

@@ -652,3 +652,34 @@ def test_changing_the_instance_count_binds_but_an_old_spec_means_one(tmp_path):
     assert diff == "instance_count: 1 -> 4"
     old = {k: v for k, v in base.items() if k != "instance_count"}
     assert binding_differences(old, base) == []
+
+
+def test_backend_defaults_to_local_and_names_ray_with_its_address_and_resources():
+    assert parse_job(_minimal()).backend.type == "local"
+    assert "backend" not in parse_job(_minimal()).to_dict()  # jobs stored before it read the same
+    spec = parse_job(_minimal(
+        backend={"type": "ray", "address": "auto", "ship_workdir": False},
+        resources={"gpus_per_instance": 1, "ray": {"accelerator_type:H100": 1}},
+    ))
+    assert (spec.backend.type, spec.backend.address, spec.backend.ship_workdir) == ("ray", "auto", False)
+    assert spec.resources.ray == {"accelerator_type:H100": 1.0}
+    assert parse_job(spec.to_dict()) == spec  # stored and read back by resume
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"backend": {"type": "slurm"}}, "backend.type"),
+        ({"backend": {"type": "ray", "adress": "auto"}}, "backend.adress"),
+        ({"backend": {"type": "ray", "address": ""}}, "backend.address"),
+        ({"backend": {"type": "ray", "ship_workdir": "yes"}}, "backend.ship_workdir"),
+        ({"backend": "ray"}, "backend"),
+        ({"resources": {"ray": {"special": 0}}}, "resources.ray.special"),
+        ({"resources": {"ray": {"GPU": 1}}}, "resources.ray.GPU"),
+        ({"resources": {"ray": ["special"]}}, "resources.ray"),
+    ],
+)
+def test_bad_backend_fields_are_named(overrides, field):
+    with pytest.raises(ConfigError) as caught:
+        parse_job(_minimal(**overrides))
+    assert caught.value.field == field

@@ -41,7 +41,11 @@ class Reported:
 
 @dataclass(frozen=True)
 class Exited:
-    """A trial ended: ``status`` is ``completed`` (exit 0), ``failed`` or ``stopped``."""
+    """A trial ended: ``status`` is ``completed`` (exit 0), ``failed``, ``stopped`` or ``lost``.
+
+    ``lost``: the attempt ended through no fault of its own (the node it ran on
+    died); the loop runs it again, not counting it as a failure.
+    """
 
     trial_id: int
     status: str

@@ -236,19 +236,11 @@ class LocalBackend:
             encoded = json.dumps(hyperparameters, sort_keys=False)
             _write_new(folder, "hyperparameters.json", (encoded + "\n").encode("utf-8"))
             argv = build_argv(self.command, hyperparameters)
-            shared = {
-                TRIAL_ID_ENV: str(launch.trial_id),
-                ATTEMPT_ENV: str(launch.attempt),
-                JOB_NAME_ENV: self.job_name,
-                TRIAL_DIR_ENV: str(directory),
-                HYPERPARAMETERS_ENV: encoded,
-                INSTANCE_COUNT_ENV: str(self.instance_count),
-            }
-            if self.instance_count > 1:
-                shared.update(
-                    WORLD_SIZE=str(self.instance_count), MASTER_ADDR=MASTER_ADDR,
-                    MASTER_PORT=str(_free_port()),
-                )
+            master = (MASTER_ADDR, _free_port()) if self.instance_count > 1 else None
+            shared = trial_environment(
+                launch, job_name=self.job_name, directory=str(directory), encoded=encoded,
+                instance_count=self.instance_count, master=master,
+            )
             for rank, held in enumerate(devices):
                 trial.instances.append(
                     self._start_instance(trial, folder, rank, held, argv, shared)
@@ -266,51 +258,11 @@ class LocalBackend:
         return True
 
     def _new_trial_folder(self, directory: Path) -> int:
-        """Make an attempt's folder, new, inside the job's runs folder; a descriptor on it.
-
-        Every attempt has a folder of its own, recorded in the store before it
-        is made, so one that exists already belongs to something the store does
-        not know (a store replaced or rolled back): writing there would destroy
-        another run's results, so :class:`~fasthpo.errors.RunFolderError` ends
-        the tuner instead. ``mkdir`` never follows a link, and the job's runs
-        folder must not be one.
-        """
-        for owned in (self.job_dir.parent, self.job_dir):
-            if owned.is_symlink():
-                raise RunFolderError(
-                    f"the runs folder {str(owned)!r} is a symbolic link (to "
-                    f"{os.readlink(owned)!r}); fasthpo writes trial files only under a real folder"
-                )
-        try:
-            directory.parent.mkdir(parents=True, exist_ok=True)
-            os.mkdir(directory, 0o755)
-        except FileExistsError:
-            raise RunFolderError(
-                f"the trial folder {str(directory)!r} already exists but the store does not know "
-                "it (was the store replaced, or its -wal file lost?); fasthpo does not write over "
-                "it: move it away or restore the store, then resume"
-            ) from None
-        except OSError as exc:
-            raise RunFolderError(f"cannot make the trial folder {str(directory)!r}: {exc}") from None
-        return os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        return new_trial_folder(self.job_dir, directory)
 
     def check_new_job(self) -> None:
-        """Refuse to start a job the store does not know over a runs folder that holds files.
-
-        The folder is where an earlier run of a job of this name left its
-        trials; a store that lost the job (replaced, or its ``-wal`` file gone
-        after a crash) would otherwise start again at trial 1 beside them.
-        """
-        try:
-            entries = sorted(os.listdir(self.job_dir))
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        if entries:
-            raise RunFolderError(
-                f"the store has no job {self.job_name!r}, but its runs folder "
-                f"{str(self.job_dir)!r} already holds {len(entries)} entries ({entries[0]}, ...); "
-                "fasthpo does not write over another run: restore the store, or move the folder away"
-            )
+        """Refuse to start a job the store does not know over a runs folder that holds files."""
+        check_new_job_folder(self.job_dir, self.job_name)
 
     def _start_instance(
         self, trial: _Trial, trial_folder: int, rank: int, held: InstanceDevices, argv: list[str],
@@ -338,22 +290,14 @@ class LocalBackend:
         metrics_file = folder / "metrics.jsonl"
         # Thread counts go first so the job's env can override them; the devices
         # the tuner hands out and its own variables go last and win.
-        env = {
-            **os.environ, "PYTHONUNBUFFERED": "1",
-            **held.thread_environment(),
-            **self.env,
-            **(held.gpu_environment() if self.pool.gpus_managed else {}),
-            **shared,
-            INSTANCE_RANK_ENV: str(rank),
-            METRICS_FILE_ENV: str(metrics_file),
-        }
-        if self.instance_count > 1:
-            alone = self.pool.gpus_managed  # each instance sees only its own GPUs
-            env.update(
-                RANK=str(rank),
-                LOCAL_RANK="0" if alone else str(rank),
-                LOCAL_WORLD_SIZE="1" if alone else str(self.instance_count),
-            )
+        env = instance_environment(
+            os.environ, shared,
+            threads=held.thread_environment(),
+            job_env=self.env,
+            gpus=held.gpu_environment() if self.pool.gpus_managed else {},
+            rank=rank, instance_count=self.instance_count, metrics_file=str(metrics_file),
+            alone=self.pool.gpus_managed,  # each instance sees only its own GPUs
+        )
         try:
             with pinned(held.cpus):  # born on its cores: nothing it forks runs elsewhere
                 process = subprocess.Popen(
@@ -474,6 +418,101 @@ class LocalBackend:
             self._selector.unregister(instance.pidfd)
             os.close(instance.pidfd)
             instance.pidfd = None
+
+
+
+def trial_environment(
+    launch: TrialLaunch, *, job_name: str, directory: str, encoded: str, instance_count: int,
+    master: tuple[str, int] | None,
+) -> dict[str, str]:
+    """The variables every instance of a trial sees alike (``master``: rank 0's address and port)."""
+    shared = {
+        TRIAL_ID_ENV: str(launch.trial_id),
+        ATTEMPT_ENV: str(launch.attempt),
+        JOB_NAME_ENV: job_name,
+        TRIAL_DIR_ENV: directory,
+        HYPERPARAMETERS_ENV: encoded,
+        INSTANCE_COUNT_ENV: str(instance_count),
+    }
+    if instance_count > 1:
+        shared["WORLD_SIZE"] = str(instance_count)
+    if master is not None:
+        shared.update(MASTER_ADDR=master[0], MASTER_PORT=str(master[1]))
+    return shared
+
+
+def instance_environment(
+    base: Mapping[str, str], shared: Mapping[str, str], *, threads: Mapping[str, str],
+    job_env: Mapping[str, str], gpus: Mapping[str, str], rank: int, instance_count: int,
+    metrics_file: str, alone: bool,
+) -> dict[str, str]:
+    """The whole environment of one instance: ``base`` (the tuner's own), then the rest in rising priority.
+
+    Thread counts go first so the job's env can override them; the devices the
+    tuner hands out and its own variables go last and win. ``alone``: the
+    instance sees only its own GPUs, so it is local rank 0 of 1.
+    """
+    env = {
+        **base, "PYTHONUNBUFFERED": "1", **threads, **job_env, **gpus, **shared,
+        INSTANCE_RANK_ENV: str(rank),
+        METRICS_FILE_ENV: metrics_file,
+    }
+    if instance_count > 1:
+        env.update(
+            RANK=str(rank),
+            LOCAL_RANK="0" if alone else str(rank),
+            LOCAL_WORLD_SIZE="1" if alone else str(instance_count),
+        )
+    return env
+
+
+def new_trial_folder(job_dir: Path, directory: Path) -> int:
+    """Make an attempt's folder, new, inside the job's runs folder; a descriptor on it.
+
+    Every attempt has a folder of its own, recorded in the store before it
+    is made, so one that exists already belongs to something the store does
+    not know (a store replaced or rolled back): writing there would destroy
+    another run's results, so :class:`~fasthpo.errors.RunFolderError` ends
+    the tuner instead. ``mkdir`` never follows a link, and the job's runs
+    folder must not be one.
+    """
+    for owned in (job_dir.parent, job_dir):
+        if owned.is_symlink():
+            raise RunFolderError(
+                f"the runs folder {str(owned)!r} is a symbolic link (to "
+                f"{os.readlink(owned)!r}); fasthpo writes trial files only under a real folder"
+            )
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        os.mkdir(directory, 0o755)
+    except FileExistsError:
+        raise RunFolderError(
+            f"the trial folder {str(directory)!r} already exists but the store does not know "
+            "it (was the store replaced, or its -wal file lost?); fasthpo does not write over "
+            "it: move it away or restore the store, then resume"
+        ) from None
+    except OSError as exc:
+        raise RunFolderError(f"cannot make the trial folder {str(directory)!r}: {exc}") from None
+    return os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+
+def check_new_job_folder(job_dir: Path, job_name: str) -> None:
+    """Refuse to start a job the store does not know over a runs folder that holds files.
+
+    The folder is where an earlier run of a job of this name left its
+    trials; a store that lost the job (replaced, or its ``-wal`` file gone
+    after a crash) would otherwise start again at trial 1 beside them.
+    """
+    try:
+        entries = sorted(os.listdir(job_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if entries:
+        raise RunFolderError(
+            f"the store has no job {job_name!r}, but its runs folder "
+            f"{str(job_dir)!r} already holds {len(entries)} entries ({entries[0]}, ...); "
+            "fasthpo does not write over another run: restore the store, or move the folder away"
+        )
 
 
 def _new_file(folder: int, name: str) -> int:

@@ -302,6 +302,13 @@ class TuningLoop:
             self._finish(trial_id, "stopped", tracker.value, event.exit_code, early)
         elif event.status == "completed":
             self._finish(trial_id, "completed", tracker.value, event.exit_code, tracker.problem)
+        elif event.status == "lost":
+            # Not the trial's doing (its node died): run it again, not counted as a failure.
+            attempt = self.store.retry_trial(self.job, trial_id, status="lost", error=event.error)
+            log.warning("trial %d %s; running it again as attempt %d", trial_id,
+                        _first_line(event.error), attempt)
+            self.queue.appendleft(trial_id)
+            return
         elif event.status == "failed" and self._retries(trial_id, event.exit_code):
             attempt = self.store.retry_trial(
                 self.job, trial_id, status="failed", exit_code=event.exit_code, error=event.error

@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from fasthpo.processes import pid_alive
@@ -78,14 +79,21 @@ def stop_processes(pids: set[int], *, grace: float) -> None:
         send(signal.SIGKILL)
 
 
-def recover_trials(store: Store, job: str, *, grace: float) -> list[int]:
+def recover_trials(
+    store: Store, job: str, *, grace: float,
+    stop_remote: Callable[[list[str]], object] | None = None,
+) -> list[int]:
     """Stop the processes of ``job``'s running trials; record them lost and pending again.
 
     Only call this while holding the job's lease (no live tuner runs it).
-    Returns the ids of the recovered trials.
+    ``stop_remote`` stops what ran elsewhere (on a cluster's nodes), given the
+    trials' folders. Returns the ids of the recovered trials.
     """
     recovered: list[int] = []
-    for trial in store.trials(job, status=("running",)):
+    running = store.trials(job, status=("running",))
+    if stop_remote is not None:
+        stop_remote([t.directory for t in running if t.directory is not None])
+    for trial in running:
         if trial.directory is not None:
             if PROC.is_dir():
                 pids = find_trial_processes(trial.directory)

@@ -14,6 +14,7 @@ why); it never counts as the best.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from fasthpo.errors import ConfigError
 from fasthpo.jobspec import (
+    BACKEND_TYPES,
     CompletionCriteria,
     HyperbandSettings,
     JobSpec,
@@ -52,6 +54,7 @@ from fasthpo.strategies.registry import DEFAULT_STRATEGY, check_strategy_name, m
 
 if TYPE_CHECKING:
     import pandas
+    from fasthpo.runner.ray_backend import RayBackend
 
 log = logging.getLogger("fasthpo")
 
@@ -107,6 +110,10 @@ class Tuner:
     warm_start
         Parent jobs whose results start this one: a :class:`~fasthpo.jobspec.WarmStart`,
         or a dict ``{"parents": [...], "type": ..., "store": ...}``.
+    backend
+        Where :meth:`optimize` calls the function: ``"local"`` (this process)
+        or ``"ray"`` (Ray tasks on the cluster this process is connected to,
+        or a local Ray instance; see :mod:`fasthpo.runner.ray_function`).
     """
 
     def __init__(
@@ -125,6 +132,7 @@ class Tuner:
         completion: CompletionCriteria | Mapping[str, Any] | None = None,
         max_runtime: float | None = None,
         warm_start: WarmStart | Mapping[str, Any] | None = None,
+        backend: str = "local",
     ) -> None:
         if not isinstance(space, SearchSpace):
             raise ConfigError("space", f"must be a SearchSpace, got {type(space).__name__}")
@@ -182,6 +190,9 @@ class Tuner:
         if isinstance(warm_start, Mapping):
             warm_start = {**warm_start, "parents": tuple(warm_start.get("parents") or ())}
         self.warm_start = _record(WarmStart, warm_start, "warm_start")
+        if backend not in BACKEND_TYPES:
+            raise ConfigError("backend", f"must be one of {', '.join(BACKEND_TYPES)}, got {backend!r}")
+        self.backend = backend
 
     # -- public faces -----------------------------------------------------------------
 
@@ -194,6 +205,7 @@ class Tuner:
         executor: str = "thread",
         early_stopping: str = "off",
         show_progress: bool = False,
+        backend: str | None = None,
     ) -> Trial | None:
         """Tune ``fn(params) -> float``; return the best trial.
 
@@ -214,6 +226,9 @@ class Tuner:
             ``"thread"`` (default): each trial in a thread of this process, any
             callable. ``"process"``: worker processes (``spawn``), for CPU-bound
             objectives; ``fn`` must be importable (a module-level function).
+        backend
+            ``"ray"``: each call is a Ray task (default: the tuner's ``backend``);
+            ``max_parallel`` of them at a time.
         early_stopping
             ``"auto"``: the median stopping rule on the objective metric's
             reported steps (the objective must check ``fasthpo.should_stop()``).
@@ -242,23 +257,30 @@ class Tuner:
             **({"completion": self.completion.to_dict()} if self.completion else {}),
             **({"warm_start": self.warm_start.to_dict()} if self.warm_start else {}),
         }
-        backend: Backend
-        if executor == "process":
+        kind = self.backend if backend is None else backend
+        if kind not in BACKEND_TYPES:
+            raise ConfigError("backend", f"must be one of {', '.join(BACKEND_TYPES)}, got {kind!r}")
+        runner: Backend
+        if kind == "ray":
+            from fasthpo.runner.ray_function import RayFunctionBackend
+
+            runner = RayFunctionBackend(fn, metric=self.objective.metric)
+        elif executor == "process":
             from fasthpo.runner.worker_pool import ProcessBackend
 
-            backend = ProcessBackend(fn, metric=self.objective.metric, workers=max_parallel)
+            runner = ProcessBackend(fn, metric=self.objective.metric, workers=max_parallel)
         else:
             from fasthpo.runner.function import FunctionBackend
 
-            backend = FunctionBackend(fn, metric=self.objective.metric, workers=max_parallel)
+            runner = FunctionBackend(fn, metric=self.objective.metric, workers=max_parallel)
         try:
             with Store(self.db, verify=True) as store:
                 return self._run(
-                    store, spec, backend, max_parallel=max_parallel, catch=catch,
+                    store, spec, runner, max_parallel=max_parallel, catch=catch,
                     early_stopping=early_stopping, show_progress=show_progress,
                 ).best
         finally:
-            close = getattr(backend, "close", None)
+            close = getattr(runner, "close", None)
             if close is not None:
                 close()
 
@@ -307,6 +329,7 @@ class Tuner:
         grace: float = DEFAULT_GRACE_SECONDS,
         show_progress: bool = False,
         instances: int = 1,
+        stop_remote: Callable[[list[str]], object] | None = None,
     ) -> TuningResult:
         if early_stopping == "auto" and self.hyperband is not None:
             raise ConfigError(
@@ -320,7 +343,7 @@ class Tuner:
         )
         seed = self._open_job(store, spec)
         with JobLease(store, self.name) as lease:
-            recovered = recover_trials(store, self.name, grace=grace)
+            recovered = recover_trials(store, self.name, grace=grace, stop_remote=stop_remote)
             if recovered:
                 log.warning(
                     "trial(s) %s were running when the previous tuner died; they run again",
@@ -430,7 +453,7 @@ class Tuner:
 def run_job(
     spec: JobSpec, *, db: str | Path | None = None, show_progress: bool = False
 ) -> TuningResult:
-    """Run (or continue) the tuning job ``spec`` with the local subprocess backend.
+    """Run (or continue) the tuning job ``spec`` with the backend it names (local subprocesses by default).
 
     Trial folders go to ``<db folder>/<db stem>-runs/<job>/trial-NNNN``;
     ``show_progress`` draws a live bar on stderr (:mod:`fasthpo.progress`).
@@ -453,7 +476,8 @@ def run_job(
         max_runtime=spec.limits.max_runtime,
         warm_start=spec.warm_start,
     )
-    backend = LocalBackend(
+    remote = _ray_backend(spec, db_path)
+    backend = remote or LocalBackend(
         job_name=spec.name,
         command=spec.command,
         workdir=spec.workdir,
@@ -465,13 +489,15 @@ def run_job(
         resources=spec.resources,
     )
     started = time.monotonic()
-    with Store(db_path, verify=True) as store:
+    with contextlib.closing(remote) if remote else contextlib.nullcontext(), \
+            Store(db_path, verify=True) as store:
         if store.get_job(spec.name) is None:
             backend.check_new_job()
         result = tuner._run(
             store, spec.to_dict(), backend, max_parallel=spec.limits.max_parallel,
             early_stopping=spec.early_stopping, grace=backend.grace, show_progress=show_progress,
             instances=spec.instance_count,
+            stop_remote=remote.stop_leftovers if remote else None,
         )
     log.info("job %s %s in %.1f s", spec.name, result.status, time.monotonic() - started)
     return result
@@ -487,3 +513,12 @@ def _record(cls: Any, value: Any, field: str) -> Any:
         except TypeError as exc:
             raise ConfigError(field, f"has a key {cls.__name__} does not know: {exc}") from None
     raise ConfigError(field, f"must be a {cls.__name__} or a dict of its keys, got {value!r}")
+
+
+def _ray_backend(spec: JobSpec, db_path: Path) -> RayBackend | None:
+    """The Ray backend the job asks for (``backend.type: ray``), else ``None``."""
+    if spec.backend.type != "ray":
+        return None
+    from fasthpo.runner.ray_backend import RayBackend
+
+    return RayBackend.for_job(spec, db_path.resolve().parent / f"{db_path.stem}-runs")
