@@ -54,6 +54,7 @@ from fasthpo.strategies.registry import DEFAULT_STRATEGY, check_strategy_name, m
 
 if TYPE_CHECKING:
     import pandas
+
     from fasthpo.runner.ray_backend import RayBackend
 
 log = logging.getLogger("fasthpo")
