@@ -113,6 +113,7 @@ class _Fragile(BaseEstimator, ClassifierMixin):
         return 1.0 - abs(self.x - 0.3)
 
 
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
 def test_failed_fits_score_nan_and_the_search_goes_on():
     search = FastSearchCV(_Fragile(), {"x": uniform(0, 1)}, n_iter=10, cv=2, batch_size=5,
                           random_state=4, error_score=np.nan)
