@@ -227,3 +227,36 @@ def test_tuner_takes_hyperband_settings_and_passes_the_resource(tmp_path):
         fasthpo.Tuner(SearchSpace([Continuous("x", 0.0, 1.0)]), strategy="hyperband",
                       hyperband={"resource": "epochs", "min_resource": 1, "max_resource": 9,
                                  "reduction_factor": 1})
+
+
+def test_a_python_objective_reporting_per_epoch_is_stopped_at_its_rung(tmp_path):
+    """Hyperband in ``Tuner.optimize``: reports made inside the objective reach the rungs,
+    and a stopped trial learns it through ``fasthpo.should_stop()``."""
+    import threading
+
+    import fasthpo
+    from fasthpo.space import Continuous, SearchSpace
+
+    epochs_run: dict[float, int] = {}
+    pause = threading.Event()  # never set: a short wait per epoch, as a training step would take
+
+    def objective(params):
+        for epoch in range(1, params["epochs"] + 1):
+            fasthpo.report(step=epoch, loss=(params["x"] - 0.3) ** 2 + 1.0 / epoch)
+            epochs_run[params["x"]] = epoch
+            pause.wait(0.05)
+            if fasthpo.should_stop():
+                return None
+        return (params["x"] - 0.3) ** 2 + 1.0 / params["epochs"]
+
+    tuner = fasthpo.Tuner(
+        SearchSpace([Continuous("x", 0.0, 1.0)]), objective=Objective(direction="minimize", metric="loss"),
+        strategy="hyperband", max_trials=8, seed=1, db=tmp_path / "t.db", hyperband=SETTINGS,
+    )
+    assert tuner.optimize(objective) is not None
+    stopped = [t for t in tuner.trials() if t.status == "stopped"]
+    assert stopped, "no trial was stopped at a rung"
+    for trial in stopped:
+        assert "hyperband: stopped at rung" in trial.error
+        assert trial.objective is not None  # its last reported value
+        assert epochs_run[trial.hyperparameters["x"]] < SETTINGS["max_resource"]
