@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -388,7 +389,9 @@ def test_a_node_that_dies_mid_trial_loses_the_attempt_which_runs_again_elsewhere
     pid = probes(first)[0]["pid"]
     cluster.remove_node(doomed)
     thread.join(timeout=120)
-    os.killpg(pid, signal.SIGKILL)  # on a real cluster it went down with its node
+    # On a real cluster these went down with their node; here they share this machine.
+    os.killpg(pid, signal.SIGKILL)
+    shutil.rmtree(probes(first)[0]["FASTHPO_TRIAL_DIR"], ignore_errors=True)
     assert not thread.is_alive()
     assert outcome[0].status == "completed"
     with Store(db) as store:
