@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -293,13 +294,16 @@ def test_a_tuner_killed_with_kill_9_leaves_trials_the_next_one_stops(cluster, tm
     try:
         wait_for(lambda: all(probes(runs / f"trial-000{t}") for t in (1, 2)), timeout=120)
         started = [probes(runs / f"trial-000{t}")[0] for t in (1, 2)]
-        # Ray's workers running the two tasks are frozen: they cannot clean up after
-        # their driver (as when a node is too loaded to, or its raylet restarts).
+        # Ray's workers running the two tasks are frozen, then die with the tuner without
+        # cleaning up after it (as when a worker is killed hard, or its node is too
+        # loaded to run the task's cleanup): what they started lives on.
         for probe in started:
             os.kill(probe["ppid"], signal.SIGSTOP)
     finally:
         tuner.send_signal(signal.SIGKILL)
         tuner.wait()
+    for probe in started:
+        os.kill(probe["ppid"], signal.SIGKILL)
     left = [pid for probe in started for pid in (probe["pid"], probe["grandchild"])]
     wait_for(lambda: not any(process_running(p["ppid"]) for p in started), timeout=60)
     assert all(process_running(pid) for pid in left)
@@ -376,7 +380,7 @@ def test_a_node_that_dies_mid_trial_loses_the_attempt_which_runs_again_elsewhere
         with Store(db) as store:
             outcome.append(tuner._run(store, spec.to_dict(), rays, max_parallel=1, grace=2.0))
 
-    thread = threading.Thread(target=tune)
+    thread = threading.Thread(target=tune, daemon=True)  # a failure must not hang the session
     thread.start()
     first = tmp_path / "fasthpo-runs" / "doomed" / "trial-0001"
     wait_for(lambda: probes(first), timeout=120)
@@ -385,7 +389,9 @@ def test_a_node_that_dies_mid_trial_loses_the_attempt_which_runs_again_elsewhere
     pid = probes(first)[0]["pid"]
     cluster.remove_node(doomed)
     thread.join(timeout=120)
-    os.killpg(pid, signal.SIGKILL)  # on a real cluster it went down with its node
+    # On a real cluster these went down with their node; here they share this machine.
+    os.killpg(pid, signal.SIGKILL)
+    shutil.rmtree(probes(first)[0]["FASTHPO_TRIAL_DIR"], ignore_errors=True)
     assert not thread.is_alive()
     assert outcome[0].status == "completed"
     with Store(db) as store:
