@@ -162,7 +162,13 @@ class RayFunctionBackend:
             try:
                 item = ray.get(next(call.stream))
             except StopIteration:
-                return events  # the value came before the end: the call is settled
+                # A call with a value is settled already (and gone from _calls); one that
+                # ends without a value was cancelled before it started, or its worker vanished.
+                if call.stop_reason is not None:
+                    return events + self._end(call, Exited(call.trial_id, "stopped", error=call.stop_reason))
+                return events + self._end(
+                    call, Exited(call.trial_id, "lost", error="lost: the Ray task ended without a result")
+                )
             except ray.exceptions.TaskCancelledError:
                 return events + self._end(call, Exited(call.trial_id, "stopped", error=call.stop_reason))
             except ray.exceptions.RayTaskError as exc:
