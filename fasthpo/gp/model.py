@@ -305,14 +305,21 @@ class GaussianProcess:
         self.y = np.append(self.y, y)
         self._solve()
 
-    def extend(self, Xn: np.ndarray, yn: np.ndarray, extra_noise: float = 0.0) -> None:
+    def extend(
+        self, Xn: np.ndarray, yn: np.ndarray | None = None, extra_noise: float = 0.0,
+        *, floor: float = -math.inf,
+    ) -> None:
         """Condition on k more observations at once (Xn (k, D), yn (k,)) by a block
         Cholesky extension: one new factor instead of k growing copies (pending sets of 64).
-        ``extra_noise`` is added to their noise variance (less certain than real results)."""
+        ``yn=None`` takes the posterior means, raised to at least ``floor`` (fantasies of
+        pending trials, from the same solve). ``extra_noise`` is added to their noise
+        variance (less certain than real results)."""
         Xn = np.ascontiguousarray(np.atleast_2d(Xn), dtype=float)
         if len(Xn) == 0:
             return
         Kc = matern52(Xn, self.X, lengthscales=self._ls, amplitude=self._amp)  # (k, n)
+        if yn is None:
+            yn = np.maximum(self.hp.mean + Kc @ self.alpha, floor)
         B = solve_triangular(self.L, Kc.T, lower=True, check_finite=False)  # (n, k)
         S = matern52(Xn, lengthscales=self._ls, amplitude=self._amp) - B.T @ B
         S[np.diag_indices(len(Xn))] += self.hp.noise + self.jitter + extra_noise
@@ -326,6 +333,17 @@ class GaussianProcess:
         self.X = np.vstack([self.X, Xn])
         self.y = np.concatenate([self.y, np.asarray(yn, dtype=float)])
         self._solve()
+
+    def extended(
+        self, Xn: np.ndarray, yn: np.ndarray | None = None, extra_noise: float = 0.0,
+        *, floor: float = -math.inf,
+    ) -> GaussianProcess:
+        """A new GP conditioned on these k more observations too (see :meth:`extend`); this
+        one is untouched, and nothing is copied that the extension replaces anyway."""
+        new = GaussianProcess.__new__(GaussianProcess)
+        new.__dict__.update(self.__dict__)  # extend replaces X, y, L and alpha, never writes into them
+        new.extend(Xn, yn, extra_noise, floor=floor)
+        return new
 
     def joint(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean (m,) and covariance (m, m) of the latent function at Z (m, D)."""

@@ -250,17 +250,16 @@ class BayesianOptimizer:
                 gp, alphas, lowest = sample_fantasies(model, P, self.fantasy_samples, self._rng)
                 acquisition = FantasyLogEI(gp, alphas, np.minimum(best, lowest))
             else:
-                gp = model.copy()
-                if self.batch == "believer":  # each at the posterior mean
-                    believed = gp.predict(P)[0]
-                elif self.batch == "capped":  # the mean, but never better than the incumbent
-                    believed = np.maximum(gp.predict(P)[0], best)
+                soft = self.fantasy_noise * model.hp.amplitude
+                if self.batch in ("believer", "capped"):
+                    # At the posterior mean; capped: never better than the incumbent.
+                    floor = best if self.batch == "capped" else -math.inf
+                    gp = model.extended(P, extra_noise=soft, floor=floor)
                 else:  # constant liar
                     t = self._transform.transform(y)
                     lie = {"liar-min": t.min(), "liar-mean": t.mean(), "liar-max": t.max()}
-                    believed = np.full(len(P), float(lie[self.batch]))
-                soft = self.fantasy_noise * model.hp.amplitude
-                gp.extend(P, believed, extra_noise=soft)
+                    gp = model.extended(P, np.full(len(P), float(lie[self.batch])), soft)
+                believed = gp.y[len(model):]
                 acquisition = LogExpectedImprovement(gp, min(best, float(believed.min())))
         if self.trace is not None:
             hp = model.hp
