@@ -100,6 +100,10 @@ def _bench_parser(bench: argparse.ArgumentParser) -> None:
         "--parallel", type=int, nargs="+", default=[], metavar="Q",
         help="also simulate Q asynchronous workers (sequential runs are always made)",
     )
+    bench.add_argument(
+        "--arrival", choices=["fifo", "random"], default="fifo",
+        help="order parallel results arrive in: oldest first, or random trial durations",
+    )
     bench.add_argument("--out", default=None, help="output folder (default: fasthpo-bench/SUITE)")
     bench.add_argument("--workers", type=int, default=1, help="runs in parallel processes")
     bench.add_argument("--cache", default=None, help="evaluation cache folder for real tasks")
@@ -334,9 +338,19 @@ def _summary(store: Any, job: Any) -> dict[str, Any]:
         "tuner": _tuner(store.lease(job.name)),
         "retries": sum(a.attempt > 1 for a in store.attempts(job.name)),
         "detected_scaling": _scalings(store.scalings(job.name)),
+        "parallel_cost": _parallel_cost(job.spec.get("strategy"), limits.get("max_parallel", 1)),
         "created_at": job.created_at,
         "updated_at": job.updated_at,
     }
+
+
+def _parallel_cost(strategy: Any, max_parallel: Any) -> str:
+    """The measured cost of running ``max_parallel`` trials at once (from the benchmark)."""
+    from fasthpo.benchmark.parallel_cost import parallel_cost
+
+    if strategy in ("random", "grid"):
+        return f"no cost: {strategy} proposals do not depend on earlier results"
+    return parallel_cost(int(max_parallel or 1))
 
 
 def _tuner(lease: Any) -> dict[str, Any] | None:
@@ -381,6 +395,7 @@ def _describe_text(summary: dict[str, Any]) -> str:
             lines.append(
                 f"{head} {name.ljust(width)}: {entry['verdict']} (since trial {entry['since_trial']})"
             )
+    lines.append(f"parallel   {summary['parallel_cost']}")
     best = summary["best"]
     if best is None:
         lines.append("best       none yet (no completed trial with a finite objective)")
@@ -475,6 +490,7 @@ def _bench(args: argparse.Namespace) -> int:
         budget=args.budget if args.budget is not None else suite.budget,
         seeds=args.seeds if args.seeds is not None else suite.seeds,
         parallel=args.parallel,
+        arrival=args.arrival,
     )
     out = args.out or f"fasthpo-bench/{args.suite}"
     results_file = run_benchmark(plan, out, workers=args.workers, cache_dir=args.cache)

@@ -2,7 +2,8 @@
 
 How a proposal is made:
 
-1. **Initial design.** Until ``n_initial`` results exist (pending trials count),
+1. **Initial design.** Until ``n_initial`` results are in (pending trials do not
+   count: a model of one or two results would lead the whole batch astray),
    proposals come from a scrambled Sobol sequence in the encoded box, where an
    ``auto`` coordinate is in its prior scale (log for a range over two decades,
    see :mod:`fasthpo.strategies.scale_detection`), so the lower decades are
@@ -25,8 +26,15 @@ How a proposal is made:
    evaluation of the fit's objective is one native call (kernel, Cholesky,
    inverse, fused gradient).
 3. **Pending trials** (running ones, and earlier proposals of the same batch)
-   enter as fantasies: the kriging believer appends each at its posterior mean,
-   so the next proposal moves elsewhere.
+   enter as fantasies (``batch="capped"``): a copy of the GP is conditioned on
+   each at its posterior mean raised to at least the best observed value, in one
+   block Cholesky extension, and the incumbent stays the best *observed* value.
+   A point next to a pending one is then worth little, so the next proposal
+   moves elsewhere; and an optimistic guess (the plain kriging believer,
+   ``batch="believer"``) can neither lower the incumbent nor pull the batch
+   after it. Other modes, kept for measurement: constant liars, averaged
+   posterior-sampled fantasy models (``sampled``), local penalisation
+   (``penalised``); docs/benchmarks.md ("Parallel trials") compares them.
 4. **Acquisition.** LogEI is evaluated on Sobol candidates plus perturbations
    of the best observed points, both made in the model's warped space (``auto``
    coordinates bent by their fitted warp, see :mod:`fasthpo.gp.warping`) and
@@ -118,6 +126,15 @@ class BayesianOptimizer:
     candidates
         Quasi-random candidates per proposal (as many again come from
         perturbing the best points).
+    batch
+        How pending trials enter the acquisition: ``"capped"`` (default),
+        ``"believer"``, ``"liar-min"``, ``"liar-mean"``, ``"liar-max"``,
+        ``"sampled"`` or ``"penalised"`` (see the module docstring).
+    fantasy_samples
+        Fantasy models averaged by ``"sampled"``.
+    fantasy_noise
+        Extra noise variance of fantasies, as a fraction of the GP amplitude
+        (0: as certain as real results).
     """
 
     def __init__(
