@@ -147,6 +147,10 @@ def _bench_parser(bench: argparse.ArgumentParser) -> None:
         "--parallel", type=int, nargs="+", default=[], metavar="Q",
         help="also simulate Q asynchronous workers (sequential runs are always made)",
     )
+    bench.add_argument(
+        "--arrival", choices=["fifo", "random"], default="fifo",
+        help="order parallel results arrive in: oldest first, or random trial durations",
+    )
     bench.add_argument("--out", default=None, help="output folder (default: fasthpo-bench/SUITE)")
     bench.add_argument("--workers", type=int, default=1, help="runs in parallel processes")
     bench.add_argument("--cache", default=None, help="evaluation cache folder for real tasks")
@@ -432,6 +436,7 @@ def _summary(store: Any, job: Any) -> dict[str, Any]:
         "tuner": _tuner(store.lease(job.name)),
         "retries": sum(a.attempt > 1 for a in store.attempts(job.name)),
         "detected_scaling": _scalings(store.scalings(job.name)),
+        "parallel_cost": _parallel_cost(job.spec.get("strategy"), limits.get("max_parallel", 1)),
         "created_at": job.created_at,
         "updated_at": job.updated_at,
         **({"hyperband": job.spec["hyperband"]} if job.spec.get("hyperband") else {}),
@@ -455,6 +460,8 @@ def _first_line(error: str | None) -> str:
 def _shorten(text: str, width: int) -> str:
     """``text`` cut to ``width`` characters, with an ellipsis when something was cut."""
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _job_extras(store: Any, job: Any) -> dict[str, Any]:
     """Why the job ended by itself, what it warm-started from, and each trial's Hyperband rung."""
     extras: dict[str, Any] = {"reason": job.reason, "warm_start": job.warm_start}
@@ -473,6 +480,15 @@ def _job_extras(store: Any, job: Any) -> dict[str, Any]:
                 "rung": rung_reached(settings, trial.trial_id, max(steps) if steps else None),
             })
     return extras
+
+
+def _parallel_cost(strategy: Any, max_parallel: Any) -> str:
+    """The measured cost of running ``max_parallel`` trials at once (from the benchmark)."""
+    from fasthpo.benchmark.parallel_cost import parallel_cost
+
+    if strategy in ("random", "grid"):
+        return f"no cost: {strategy} proposals do not depend on earlier results"
+    return parallel_cost(int(max_parallel or 1))
 
 
 def _tuner(lease: Any) -> dict[str, Any] | None:
@@ -541,6 +557,7 @@ def _describe_text(summary: dict[str, Any]) -> str:
             for rung, ids in sorted(by_rung.items(), key=lambda item: item[0] or 0)
         )
         lines.append(f"rungs      {shown}")
+    lines.append(f"parallel   {summary['parallel_cost']}")
     best = summary["best"]
     failure = summary.get("failure")
     if best is None and failure is not None:
@@ -780,6 +797,7 @@ def _bench(args: argparse.Namespace) -> int:
         budget=args.budget if args.budget is not None else suite.budget,
         seeds=args.seeds if args.seeds is not None else suite.seeds,
         parallel=args.parallel,
+        arrival=args.arrival,
     )
     out = args.out or f"fasthpo-bench/{args.suite}"
     results_file = run_benchmark(plan, out, workers=args.workers, cache_dir=args.cache)

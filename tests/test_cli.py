@@ -81,6 +81,9 @@ def test_run_describe_trials_and_list(write_job, tmp_path):
 
     text = fasthpo("describe", "toy", "--db", db).stdout
     assert f"best       trial {best['trial_id']}: loss = " in text
+    # The cost of parallelism: none for random proposals (the Bayesian sentence: test_parallel_cost).
+    assert "parallel   no cost: random proposals do not depend on earlier results" in text
+    assert summary["parallel_cost"].startswith("no cost")
     listing = fasthpo("list", "--db", db).stdout.splitlines()
     assert listing[1].split()[:3] == ["toy", "completed", "4"]
 

@@ -10,30 +10,36 @@ Results go to ``results.jsonl`` in the output folder, one JSON object a line:
 * ``{"kind": "done", run..., "attempt": A, "status": "ok" | "error", ...}``.
 
 ``run...`` stands for the run's key: ``problem``, ``optimizer``, ``seed``,
-``parallel`` and ``budget``. A run counts only once its ``done`` line is
+``parallel``, ``budget`` and ``arrival``. A run counts only once its ``done`` line is
 written, so a killed benchmark continues where it left: finished runs are
 skipped, an unfinished one is run again from its start (runs are deterministic
 given their seed, so the result is the same).
 
 Parallelism ``q > 1`` simulates q asynchronous workers: q configurations are
-pending at any time; the oldest finishes, is told, and one new configuration
-is asked for with the other q − 1 passed as ``pending``.
+pending at any time; one finishes, is told, and one new configuration is asked
+for with the other q − 1 passed as ``pending``. Which one finishes is the
+run's ``arrival``: ``fifo`` (the oldest), or ``random`` (each trial lasts an
+exponentially distributed time drawn from the run's seed, and the first to end
+on a simulated clock is told first: results arrive out of order, as on a real
+cluster, identically for every optimizer).
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import sys
 import time
 import traceback
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 RESULTS_FILE = "results.jsonl"
 
@@ -47,6 +53,11 @@ class RunKey:
     seed: int
     parallel: int = 1
     budget: int = 50
+    arrival: str = "fifo"
+
+
+#: How simulated workers return their results (see the module docstring).
+ARRIVALS = ("fifo", "random")
 
 
 @dataclass(frozen=True)
@@ -58,11 +69,12 @@ class BenchmarkPlan:
     budget: int = 50
     seeds: int = 5
     parallel: tuple[int, ...] = (1,)
+    arrival: str = "fifo"
 
     def runs(self) -> list[RunKey]:
-        """Every run of the plan, problem-major."""
+        """Every run of the plan, problem-major (one worker has one order: q = 1 is ``fifo``)."""
         return [
-            RunKey(problem, optimizer, seed, q, self.budget)
+            RunKey(problem, optimizer, seed, q, self.budget, self.arrival if q > 1 else "fifo")
             for problem in self.problems
             for optimizer in self.optimizers
             for q in self.parallel
@@ -77,22 +89,27 @@ def run_one(key: RunKey, *, cache_dir: str | None = None) -> Iterator[dict[str, 
 
     problem = get_problem(key.problem, cache_dir=cache_dir)
     optimizer = get_optimizer(key.optimizer).factory(problem.space, key.seed)
-    pending: deque[tuple[dict[str, Any], float]] = deque()
+    # Simulated workers: (finish time, ask order, config, proposal time); the smallest ends next.
+    pending: list[tuple[float, int, dict[str, Any], float]] = []
+    durations = np.random.default_rng([key.seed, 0x5EED])  # the same for every optimizer
+    clock = 0.0
     asked = 0
 
     def ask(n: int) -> None:
         nonlocal asked
         started = time.perf_counter()
-        configs = optimizer.ask(n, pending=[c for c, _ in pending])
+        configs = optimizer.ask(n, pending=[c for _, _, c, _ in pending])
         each = (time.perf_counter() - started) / max(len(configs), 1)
         if not configs:
             raise RuntimeError(f"{key.optimizer} proposed nothing after {asked} configurations")
-        asked += len(configs)
-        pending.extend((c, each) for c in configs)
+        for config in configs:
+            lasts = float(durations.exponential()) if key.arrival == "random" else 1.0
+            heapq.heappush(pending, (clock + lasts, asked, config, each))
+            asked += 1
 
     ask(min(key.parallel, key.budget))
     for step in range(1, key.budget + 1):
-        config, propose_s = pending.popleft()
+        clock, _, config, propose_s = heapq.heappop(pending)
         started = time.perf_counter()
         value = problem.evaluate(config, seed=key.seed)
         eval_s = time.perf_counter() - started
@@ -149,7 +166,7 @@ def key_of(record: dict[str, Any]) -> RunKey:
     """The run key a record belongs to."""
     return RunKey(
         record["problem"], record["optimizer"], int(record["seed"]),
-        int(record["parallel"]), int(record["budget"]),
+        int(record["parallel"]), int(record["budget"]), record.get("arrival", "fifo"),
     )
 
 
@@ -247,6 +264,7 @@ def parse_plan(
     budget: int,
     seeds: int,
     parallel: Sequence[int] = (),
+    arrival: str = "fifo",
 ) -> BenchmarkPlan:
     """Validate a plan's pieces (names, counts) before anything runs."""
     from fasthpo.benchmark.optimizers import get_optimizer
@@ -263,10 +281,13 @@ def parse_plan(
         raise ConfigError("seeds", f"must be a positive integer, got {seeds}")
     if any(q < 1 for q in parallel):
         raise ConfigError("parallel", f"must be positive integers, got {list(parallel)}")
+    if arrival not in ARRIVALS:
+        raise ConfigError("arrival", f"must be one of {', '.join(ARRIVALS)}, got {arrival!r}")
     return BenchmarkPlan(
         problems=tuple(dict.fromkeys(problems)),
         optimizers=tuple(dict.fromkeys(optimizers)),
         budget=budget,
         seeds=seeds,
         parallel=tuple(sorted({1, *parallel})),
+        arrival=arrival,
     )

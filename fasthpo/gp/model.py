@@ -305,6 +305,59 @@ class GaussianProcess:
         self.y = np.append(self.y, y)
         self._solve()
 
+    def extend(
+        self, Xn: np.ndarray, yn: np.ndarray | None = None, extra_noise: float = 0.0,
+        *, floor: float = -math.inf,
+    ) -> None:
+        """Condition on k more observations at once (Xn (k, D), yn (k,)) by a block
+        Cholesky extension: one new factor instead of k growing copies (pending sets of 64).
+        ``yn=None`` takes the posterior means, raised to at least ``floor`` (fantasies of
+        pending trials, from the same solve). ``extra_noise`` is added to their noise
+        variance (less certain than real results)."""
+        Xn = np.ascontiguousarray(np.atleast_2d(Xn), dtype=float)
+        if len(Xn) == 0:
+            return
+        Kc = matern52(Xn, self.X, lengthscales=self._ls, amplitude=self._amp)  # (k, n)
+        if yn is None:
+            yn = np.maximum(self.hp.mean + Kc @ self.alpha, floor)
+        B = solve_triangular(self.L, Kc.T, lower=True, check_finite=False)  # (n, k)
+        S = matern52(Xn, lengthscales=self._ls, amplitude=self._amp) - B.T @ B
+        S[np.diag_indices(len(Xn))] += self.hp.noise + self.jitter + extra_noise
+        C, _ = _factorize(0.5 * (S + S.T), self._amp)
+        n, k = len(self.y), len(Xn)
+        L = np.zeros((n + k, n + k))
+        L[:n, :n] = self.L
+        L[n:, :n] = B.T
+        L[n:, n:] = C
+        self.L = L
+        self.X = np.vstack([self.X, Xn])
+        self.y = np.concatenate([self.y, np.asarray(yn, dtype=float)])
+        self._solve()
+
+    def extended(
+        self, Xn: np.ndarray, yn: np.ndarray | None = None, extra_noise: float = 0.0,
+        *, floor: float = -math.inf,
+    ) -> GaussianProcess:
+        """A new GP conditioned on these k more observations too (see :meth:`extend`); this
+        one is untouched, and nothing is copied that the extension replaces anyway."""
+        new = GaussianProcess.__new__(GaussianProcess)
+        new.__dict__.update(self.__dict__)  # extend replaces X, y, L and alpha, never writes into them
+        new.extend(Xn, yn, extra_noise, floor=floor)
+        return new
+
+    def joint(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean (m,) and covariance (m, m) of the latent function at Z (m, D)."""
+        Ks = matern52(Z, self.X, lengthscales=self._ls, amplitude=self._amp)
+        mean = self.hp.mean + Ks @ self.alpha
+        V = solve_triangular(self.L, Ks.T, lower=True, check_finite=False)
+        return mean, matern52(Z, lengthscales=self._ls, amplitude=self._amp) - V.T @ V
+
+    def weights(self, y: np.ndarray) -> np.ndarray:
+        """K_y⁻¹ (y − c) for other outputs y (n,) or (n, s) at the same inputs: the posterior
+        mean under those outputs is ``mean + k(Z, X) @ weights`` (fantasy models share L)."""
+        u = solve_triangular(self.L, y - self.hp.mean, lower=True, check_finite=False)
+        return solve_triangular(self.L, u, lower=True, trans="T", check_finite=False)
+
     def _posterior(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mean, standard deviation and V = L⁻¹ k(X, Z) (n, m) at Z (m, D)."""
         Ks = matern52(Z, self.X, lengthscales=self._ls, amplitude=self._amp)
@@ -349,10 +402,11 @@ class GaussianProcess:
         return mean, std
 
     def predict_with_grad(
-        self, Z: np.ndarray
+        self, Z: np.ndarray, alpha: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Mean, standard deviation and their gradients (m, D) at Z (m, D), in one native pass
-        (the acquisition polish calls this at every step)."""
+        (the acquisition polish calls this at every step); ``alpha`` (from :meth:`weights`)
+        gives the mean under other outputs at the same inputs."""
         Z = np.ascontiguousarray(Z, dtype=float)
         m, d = Z.shape
         n = len(self.y)
@@ -361,7 +415,7 @@ class GaussianProcess:
         if not np.isfinite(Z).all():
             raise ValueError("Z must be finite")
         _native.gp_posterior_grad(
-            Z, self.X, self.L, self.alpha, self._ls, self._amp, self.hp.mean, mean, std, dmean,
-            dstd, np.empty((m, n)),
+            Z, self.X, self.L, self.alpha if alpha is None else alpha, self._ls, self._amp,
+            self.hp.mean, mean, std, dmean, dstd, np.empty((m, n)),
         )
         return mean, std, dmean, dstd

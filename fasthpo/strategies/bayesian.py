@@ -2,7 +2,8 @@
 
 How a proposal is made:
 
-1. **Initial design.** Until ``n_initial`` results exist (pending trials count),
+1. **Initial design.** Until ``n_initial`` results are in (pending trials do not
+   count: a model of one or two results would lead the whole batch astray),
    proposals come from a scrambled Sobol sequence in the encoded box, where an
    ``auto`` coordinate is in its prior scale (log for a range over two decades,
    see :mod:`fasthpo.strategies.scale_detection`), so the lower decades are
@@ -25,8 +26,15 @@ How a proposal is made:
    evaluation of the fit's objective is one native call (kernel, Cholesky,
    inverse, fused gradient).
 3. **Pending trials** (running ones, and earlier proposals of the same batch)
-   enter as fantasies: the kriging believer appends each at its posterior mean,
-   so the next proposal moves elsewhere.
+   enter as fantasies (``batch="capped"``): a copy of the GP is conditioned on
+   each at its posterior mean raised to at least the best observed value, in one
+   block Cholesky extension, and the incumbent stays the best *observed* value.
+   A point next to a pending one is then worth little, so the next proposal
+   moves elsewhere; and an optimistic guess (the plain kriging believer,
+   ``batch="believer"``) can neither lower the incumbent nor pull the batch
+   after it. Other modes, kept for measurement: constant liars, averaged
+   posterior-sampled fantasy models (``sampled``), local penalisation
+   (``penalised``); docs/benchmarks.md ("Parallel trials") compares them.
 4. **Acquisition.** LogEI is evaluated on Sobol candidates plus perturbations
    of the best observed points, both made in the model's warped space (``auto``
    coordinates bent by their fitted warp, see :mod:`fasthpo.gp.warping`) and
@@ -53,6 +61,12 @@ import numpy as np
 
 from fasthpo.gp.acquisition import LogExpectedImprovement
 from fasthpo.gp.acquisition_search import CandidateSearch, rank_candidates
+from fasthpo.gp.fantasies import (
+    FantasyLogEI,
+    PenalisedLogEI,
+    lipschitz_estimate,
+    sample_fantasies,
+)
 from fasthpo.gp.model import FitSettings, GaussianProcess, Hyperparameters, fit_hyperparameters
 from fasthpo.gp.threads import single_threaded_blas
 from fasthpo.gp.transforms import RobustStandardizer
@@ -84,6 +98,8 @@ WARM_FIT = FitSettings(maxiter=50, ftol=1e-4, gtol=1e-3)
 #: but for one seed in nine (a slightly worse basin, log posterior 0.2 % lower).
 COARSE_POINTS = 50
 COARSE_ABOVE = 150
+#: How pending trials enter the acquisition (see the module docstring).
+BATCH_MODES = ("believer", "capped", "liar-min", "liar-mean", "liar-max", "sampled", "penalised")
 
 
 class BayesianOptimizer:
@@ -114,6 +130,15 @@ class BayesianOptimizer:
         ``(config, value)`` results known before the first proposal (a warm
         start from earlier jobs): told at once, so they are the model's data
         from the first proposal on.
+    batch
+        How pending trials enter the acquisition: ``"capped"`` (default),
+        ``"believer"``, ``"liar-min"``, ``"liar-mean"``, ``"liar-max"``,
+        ``"sampled"`` or ``"penalised"`` (see the module docstring).
+    fantasy_samples
+        Fantasy models averaged by ``"sampled"``.
+    fantasy_noise
+        Extra noise variance of fantasies, as a fraction of the GP amplitude
+        (0: as certain as real results).
     """
 
     def __init__(
@@ -129,6 +154,9 @@ class BayesianOptimizer:
         fit_points: int = 200,
         candidates: int = 256,
         prior: Sequence[tuple[Mapping[str, Any], float]] = (),
+        batch: str = "capped",
+        fantasy_samples: int = 16,
+        fantasy_noise: float = 0.0,
     ) -> None:
         self.space = space
         self._observations = Observations(space, direction)
@@ -145,6 +173,11 @@ class BayesianOptimizer:
         self.max_points = max_points
         self.fit_points = fit_points
         self.n_candidates = candidates
+        if batch not in BATCH_MODES:
+            raise ValueError(f"batch must be one of {', '.join(BATCH_MODES)}, got {batch!r}")
+        self.batch = batch
+        self.fantasy_samples = fantasy_samples
+        self.fantasy_noise = fantasy_noise
         self._size = finite_size(space)
         self._Zbuffer = np.zeros((0, self._encoder.dim))
         self._hp: Hyperparameters | None = None
@@ -157,6 +190,9 @@ class BayesianOptimizer:
         #: LogEI (in the model's standardised units) of the last model-based proposal;
         #: ``None`` while proposals come from the initial design.
         self.last_log_ei: float | None = None
+        #: Diagnostics: when a list, each model-based proposal appends a record of what
+        #: chose it (see ``benchmarks/parallel_trace.py``); ``None`` records nothing.
+        self.trace: list[dict[str, Any]] | None = None
         for config, value in prior:
             self.tell(config, value)
 
@@ -206,28 +242,67 @@ class BayesianOptimizer:
     def _ask(self, n: int, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
         taken = self._observations.keys(pending)
         proposals: list[dict[str, Any]] = []
-        gp: GaussianProcess | None = None
-        best = math.inf  # incumbent in model units, fantasies included (the kriging believer)
-        fantasies = self._encoder.encode(pending) if pending else np.zeros((0, self._encoder.dim))
         for _ in range(n):
             if self._size is not None and len(taken) >= self._size:
                 break
-            if len(self._observations) + len(pending) + len(proposals) < self.n_initial or (
-                len(self._observations) == 0
+            # The design runs until n_initial results are *in*: with q pending, counting
+            # them would fit the first model to one or two points (the trace of
+            # docs/benchmarks.md). Sequentially this is the same rule.
+            told = len(self._observations)
+            if told == 0 or (
+                told < self.n_initial and (pending or told + len(proposals) < self.n_initial)
             ):
                 config = self._initial(taken)
             else:
-                if gp is None:
-                    gp, best = self._condition(fantasies, private=n > 1)
-                config = self._propose(gp, best, taken)
-                if len(proposals) + 1 < n:  # the next proposal of the batch must see this one
-                    z = self._warp.apply(self._encoder.encode([config]))
-                    believed = float(gp.predict(z)[0][0])
-                    gp.append(z[0], believed)
-                    best = min(best, believed)
+                # Pending trials and the earlier proposals of this batch, alike.
+                busy = [*pending, *proposals]
+                config = self._propose(self._acquisition(busy, len(proposals)), taken)
             taken.add(config_key(self.space, config))
             proposals.append(config)
         return proposals
+
+    def _acquisition(self, busy: list[dict[str, Any]], index: int) -> Any:
+        """The acquisition of the next proposal, given the ``busy`` configurations (pending
+        trials and earlier proposals of the batch) whose results are not known yet."""
+        model = self._update_model()
+        assert self._transform is not None
+        y = self._sign * np.asarray(self._observations.values)
+        best = float(self._transform.transform(np.array([y.min()]))[0])
+        if not busy:
+            acquisition: Any = LogExpectedImprovement(model, best)
+        else:
+            P = self._warp.apply(self._encoder.encode(busy))
+            if self.batch == "penalised":
+                probe = np.vstack([self._warp.apply(self._Z), self._warp.apply(
+                    self._encoder.from_unit(self._rng.random((256, self._encoder.dim)), snap=False))])
+                lipschitz = lipschitz_estimate(model, probe)
+                acquisition = PenalisedLogEI(model, best, P, lipschitz)
+                gp = model
+            elif self.batch == "sampled":
+                gp, alphas, lowest = sample_fantasies(model, P, self.fantasy_samples, self._rng)
+                acquisition = FantasyLogEI(gp, alphas, np.minimum(best, lowest))
+            else:
+                soft = self.fantasy_noise * model.hp.amplitude
+                if self.batch in ("believer", "capped"):
+                    # At the posterior mean; capped: never better than the incumbent.
+                    floor = best if self.batch == "capped" else -math.inf
+                    gp = model.extended(P, extra_noise=soft, floor=floor)
+                else:  # constant liar
+                    t = self._transform.transform(y)
+                    lie = {"liar-min": t.min(), "liar-mean": t.mean(), "liar-max": t.max()}
+                    gp = model.extended(P, np.full(len(P), float(lie[self.batch])), soft)
+                believed = gp.y[len(model):]
+                acquisition = LogExpectedImprovement(gp, min(best, float(believed.min())))
+        if self.trace is not None:
+            hp = model.hp
+            self.trace.append({
+                "n": len(self._observations), "busy": len(busy), "batch_index": index,
+                "best": best, "incumbent": acquisition.best,
+                "lengthscales": hp.lengthscales.tolist(), "amplitude": hp.amplitude,
+                "noise": hp.noise, "pending": self._encoder.encode(busy).tolist() if busy else [],
+                "fantasies": (gp.y[len(model):].tolist() if busy else []),
+            })
+        return acquisition
 
     @property
     def _Z(self) -> np.ndarray:
@@ -254,25 +329,10 @@ class BayesianOptimizer:
                 return config
         return config
 
-    def _condition(
-        self, fantasies: np.ndarray, *, private: bool
-    ) -> tuple[GaussianProcess, float]:
-        """The model (refitted if due) with pending points appended as fantasies, and the
-        incumbent value in model units, fantasies included. Fantasies, and ``private``
-        (a batch that will append its own proposals), go to a copy; the model stays clean."""
-        model = self._update_model()
-        assert self._transform is not None
-        y = self._sign * np.asarray(self._observations.values)
-        best = float(self._transform.transform(np.array([y.min()]))[0])
-        gp = model.copy() if private or len(fantasies) else model
-        for z in self._warp.apply(fantasies) if len(fantasies) else fantasies:
-            believed = float(gp.predict(z[None, :])[0][0])
-            gp.append(z, believed)
-            best = min(best, believed)
-        return gp, best
-
     def _update_model(self) -> GaussianProcess:
         n = len(self._observations)
+        if self._model is not None and self._model_n == n:
+            return self._model  # nothing new since (a batch's later proposals)
         y = self._sign * np.asarray(self._observations.values)
         due = (
             self._model is None
@@ -367,9 +427,7 @@ class BayesianOptimizer:
         rest = self._rng.choice(order[size // 2 :], size - len(best), replace=False)
         return np.sort(np.concatenate([best, rest]))
 
-    def _propose(
-        self, gp: GaussianProcess, best: float, taken: set[tuple[Any, ...]]
-    ) -> dict[str, Any]:
+    def _propose(self, acquisition: Any, taken: set[tuple[Any, ...]]) -> dict[str, Any]:
         """The best non-duplicate candidate by LogEI, searched in the model's (warped) space:
         quasi-random candidates are uniform there, perturbations step there and the polish
         moves there; every point is mapped back (inverse warp), snapped to a valid encoding
@@ -385,15 +443,17 @@ class BayesianOptimizer:
             return enc.perturb(W, self._rng, step, snap=False)
 
         candidates, scores = rank_candidates(
-            LogExpectedImprovement(gp, best),
+            acquisition,
             observed=warp.apply(self._Z) if len(warp) else self._Z, values=y,
             quasi=enc.from_unit(self._sobol.random(self.n_candidates), snap=False),
             perturb=perturb, settle=settle, free=enc.continuous,
             search=CandidateSearch(n_local=self.n_candidates),
         )
-        for z, score in zip(candidates, scores, strict=False):
+        for z, score in zip(candidates, scores, strict=True):
             config = enc.decode(z[None, :])[0]
             if config_key(self.space, config) not in taken:
                 self.last_log_ei = float(score)
+                if self.trace is not None:
+                    self.trace[-1].update(proposal=z.tolist(), acquisition=float(score))
                 return config
         return self._random_free(taken)

@@ -103,3 +103,25 @@ def test_parse_plan_validates_names_and_counts():
 def test_results_file_name(tmp_path):
     path, _ = _run(BenchmarkPlan(("branin",), ("fasthpo-random",), budget=2, seeds=1), tmp_path)
     assert path == tmp_path / RESULTS_FILE
+
+
+def test_random_arrival_returns_results_out_of_order_and_deterministically():
+    key = RunKey("hartmann3", "fasthpo-random", seed=0, parallel=4, budget=12, arrival="random")
+    records = list(run_one(key))
+    fifo = list(run_one(RunKey("hartmann3", "fasthpo-random", seed=0, parallel=4, budget=12)))
+    # Random search proposes the same configurations either way; only the order differs.
+    told = [json.dumps(r["config"], sort_keys=True) for r in records]
+    oldest_first = [json.dumps(r["config"], sort_keys=True) for r in fifo]
+    assert sorted(told) == sorted(oldest_first) and told != oldest_first
+    assert [r["config"] for r in run_one(key)] == [r["config"] for r in records]
+
+
+def test_arrival_is_part_of_the_plan_and_of_each_run_key(tmp_path):
+    plan = parse_plan(problems=["branin"], optimizers=["fasthpo-random"], budget=4, seeds=1,
+                      parallel=[2], arrival="random")
+    assert {(k.parallel, k.arrival) for k in plan.runs()} == {(1, "fifo"), (2, "random")}
+    path, _ = _run(plan, tmp_path)
+    assert completed_runs(path) == set(plan.runs())
+    with pytest.raises(ConfigError, match="arrival"):
+        parse_plan(problems=["branin"], optimizers=["fasthpo-random"], budget=4, seeds=1,
+                   arrival="lifo")

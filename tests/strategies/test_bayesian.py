@@ -177,3 +177,42 @@ def test_hyperparameters_fitted_on_a_subset_and_the_model_conditioned_on_all():
         (c,) = opt.ask(1)
         opt.tell(c, problem.evaluate(c))
     assert opt._fitted_n > 90
+
+
+@pytest.mark.parametrize("batch", ["believer", "capped", "penalised", "sampled", "liar-mean"])
+def test_every_batch_mode_spreads_proposals_around_pending_ones(batch):
+    problem = get_problem("hartmann3")
+    opt = BayesianOptimizer(problem.space, seed=0, batch=batch)
+    opt.trace = []
+    for c in opt.ask(8):
+        opt.tell(c, problem.evaluate(c))
+    pending = opt.ask(3)
+    batch_configs = opt.ask(3, pending=pending)
+    configs = batch_configs + pending
+    assert len({config_key(problem.space, c) for c in configs}) == 6
+    Z = np.array([[c[n] for n in problem.space.names] for c in configs])
+    distances = np.linalg.norm(Z[:, None] - Z[None], axis=-1)[np.triu_indices(6, 1)]
+    assert distances.min() > 1e-3
+    # The trace says what chose each model-based proposal: the last saw 3 pending + 2 earlier.
+    last = opt.trace[-1]
+    assert last["busy"] == 5 and len(last["pending"]) == 5 and last["batch_index"] == 2
+    assert len(last["lengthscales"]) == 3 and np.isfinite(last["acquisition"])
+
+
+def test_pending_trials_do_not_start_the_model_before_real_results():
+    # With 7 trials pending, the first results alone would make a model of one or two
+    # points: the initial design goes on until n_initial real results exist.
+    problem = get_problem("hartmann6")
+    opt = BayesianOptimizer(problem.space, seed=0, n_initial=7)
+    opt.trace = []
+    pending = opt.ask(8)
+    for step in range(7):
+        done = pending.pop(0)
+        opt.tell(done, problem.evaluate(done))
+        pending += opt.ask(1, pending=pending)
+        assert len(opt.trace) == (1 if step == 6 else 0)
+
+
+def test_an_unknown_batch_mode_is_refused():
+    with pytest.raises(ValueError, match="batch must be one of"):
+        BayesianOptimizer(get_problem("branin").space, batch="optimist")
