@@ -14,7 +14,6 @@ dies is ``lost`` and runs again.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import tempfile
 import threading
@@ -24,8 +23,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from fasthpo.metric_report import MetricReport
 from fasthpo.runner.backend import Event, Exited, Reported, TrialLaunch
+from fasthpo.runner.function import outcome
 from fasthpo.runner.logs import LineFollower, parse_report_lines
 from fasthpo.runner.ray_backend import PLACEMENT_SECONDS, UNLIMITED, connect, import_ray
 from fasthpo.trial_env import METRICS_FILE_ENV
@@ -196,13 +195,4 @@ class RayFunctionBackend:
 
     def _result(self, trial_id: int, result: Any) -> list[Event]:
         """The events of a returned value, checked as the in-process backend checks it."""
-        if isinstance(result, (bool, str, bytes)) or not hasattr(result, "__float__"):
-            error = f"the objective function returned {result!r}, not a number"
-            return [Exited(trial_id, "failed", error=error, exception=TypeError(error))]
-        value = float(result)
-        finite = math.isfinite(value)
-        report = MetricReport(
-            name=self._metric, value=value if finite else None, raw=None if finite else repr(value),
-            source="return", reported_at=time.time(),
-        )
-        return [Reported(trial_id, report), Exited(trial_id, "completed")]
+        return outcome(trial_id, self._metric, result, stopped=None)
