@@ -23,7 +23,7 @@ NEUTRAL_CWD = tempfile.gettempdir()
 
 def fasthpo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "fasthpo.cli", *args],
+        [sys.executable, "-P", "-m", "fasthpo.cli", *args],
         capture_output=True, text=True, cwd=cwd or NEUTRAL_CWD, env=ENV, timeout=600,
     )
 
@@ -91,7 +91,7 @@ def test_run_describe_trials_and_list(write_job, tmp_path):
 def test_default_db_comes_from_the_environment(write_job, tmp_path):
     env_db = tmp_path / "from-env.db"
     proc = subprocess.run(
-        [sys.executable, "-m", "fasthpo.cli", "run", str(write_job(limits={"max_trials": 1})), "-q"],
+        [sys.executable, "-P", "-m", "fasthpo.cli", "run", str(write_job(limits={"max_trials": 1})), "-q"],
         capture_output=True, text=True, env={**ENV, "FASTHPO_DB": str(env_db)}, cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr

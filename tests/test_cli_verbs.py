@@ -59,7 +59,7 @@ def test_delete_asks_refuses_a_running_job_and_removes_records_and_folders(write
     db = tmp_path / "s.db"
     job = write_job(static_hyperparameters={"mode": "ok", "sleep": 60.0}, limits={"max_trials": 1})
     tuner = subprocess.Popen(
-        [sys.executable, "-m", "fasthpo", "run", str(job), "--db", str(db), "--quiet"],
+        [sys.executable, "-P", "-m", "fasthpo", "run", str(job), "--db", str(db), "--quiet"],
         env=ENV, cwd=tempfile.gettempdir(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
@@ -81,7 +81,7 @@ def test_delete_asks_refuses_a_running_job_and_removes_records_and_folders(write
         assert len(store.trials("toy")) == 1
 
     # Without a terminal to ask on, nothing happens without --yes.
-    proc = subprocess.run([sys.executable, "-m", "fasthpo", "delete", "toy", "--db", str(db)],
+    proc = subprocess.run([sys.executable, "-P", "-m", "fasthpo", "delete", "toy", "--db", str(db)],
                           env=ENV, cwd=tempfile.gettempdir(), capture_output=True, text=True,
                           stdin=subprocess.DEVNULL)
     assert proc.returncode == 2 and "confirm with --yes" in proc.stderr

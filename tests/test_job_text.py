@@ -67,7 +67,7 @@ def test_cli_refuses_a_duplicate_key_in_one_line_and_writes_no_store(tmp_path):
     path.write_text(DUPLICATE_C_YAML)
     db = tmp_path / "store.db"
     proc = subprocess.run(
-        [sys.executable, "-m", "fasthpo.cli", "run", str(path), "--db", str(db)],
+        [sys.executable, "-P", "-m", "fasthpo.cli", "run", str(path), "--db", str(db)],
         capture_output=True, text=True, cwd=tempfile.gettempdir(), timeout=120,
     )
     assert proc.returncode != 0

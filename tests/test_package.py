@@ -86,7 +86,7 @@ def test_metadata_names_the_license_and_the_one_version():
 
 def test_python_dash_m_fasthpo_is_the_command_line():
     proc = subprocess.run(
-        [sys.executable, "-m", "fasthpo", "--version"], capture_output=True, text=True,
+        [sys.executable, "-P", "-m", "fasthpo", "--version"], capture_output=True, text=True,
         cwd=tempfile.gettempdir(), env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     assert proc.returncode == 0 and proc.stdout.strip() == f"fasthpo {fasthpo.__version__}"

@@ -31,7 +31,7 @@ def test_optimize_shows_trials_done_failed_and_best(tmp_path, capsys):
 
 
 def _run(job, db, *flags, tty):
-    cmd = [sys.executable, "-m", "fasthpo.cli", "run", str(job), "--db", str(db), *flags]
+    cmd = [sys.executable, "-P", "-m", "fasthpo.cli", "run", str(job), "--db", str(db), *flags]
     if not tty:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300,
                               cwd=tempfile.gettempdir())

@@ -24,7 +24,7 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
 def fasthpo(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "fasthpo.cli", *args], capture_output=True, text=True,
+        [sys.executable, "-P", "-m", "fasthpo.cli", *args], capture_output=True, text=True,
         cwd=tempfile.gettempdir(), env=ENV, timeout=300,
     )
 

@@ -33,7 +33,7 @@ def test_a_real_cell_reports_positive_times():
 def test_the_child_prints_one_json_result_line():
     request = json.dumps({"optimizer": "random", "d": 3, "n": 4, "loop_steps": 2, "seed": 1})
     proc = subprocess.run(
-        [sys.executable, "-m", "fasthpo.benchmark.latency", "--cell", request],
+        [sys.executable, "-P", "-m", "fasthpo.benchmark.latency", "--cell", request],
         capture_output=True, text=True, cwd=tempfile.gettempdir(), timeout=120,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )

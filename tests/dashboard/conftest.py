@@ -20,7 +20,7 @@ def dashboard() -> Iterator[Callable[..., str]]:
 
     def start(db: Path, *args: str, env: dict[str, str] | None = None) -> str:
         process = subprocess.Popen(
-            [sys.executable, "-m", "fasthpo.cli", "dashboard", "--db", str(db), "--port", "0", *args],
+            [sys.executable, "-P", "-m", "fasthpo.cli", "dashboard", "--db", str(db), "--port", "0", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )
         started.append(process)

@@ -35,7 +35,7 @@ def test_the_page_follows_a_running_job_which_finishes_normally(write_job, tmp_p
         limits={"max_trials": 8, "max_parallel": 2},
     )
     browser.open(dashboard(db) + "?job=toy")
-    tuner = subprocess.Popen([sys.executable, "-m", "fasthpo.cli", "run", str(job), "--db", str(db), "-q"],
+    tuner = subprocess.Popen([sys.executable, "-P", "-m", "fasthpo.cli", "run", str(job), "--db", str(db), "-q"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # The page redraws by itself as trials finish, while the tuner runs.
@@ -92,7 +92,7 @@ def test_another_address_needs_a_token(tmp_path):
     make_job(db, "j", 1)
     env = {k: v for k, v in os.environ.items() if k != "FASTHPO_DASHBOARD_TOKEN"}
     done = subprocess.run(
-        [sys.executable, "-m", "fasthpo.cli", "dashboard", "--db", str(db),
+        [sys.executable, "-P", "-m", "fasthpo.cli", "dashboard", "--db", str(db),
          "--host", "0.0.0.0", "--port", "0"],
         capture_output=True, text=True, timeout=60, env=env,
     )

@@ -73,7 +73,7 @@ def test_target_ends_a_tuner_job_with_its_reason(tmp_path):
         f"target reached at trial {best.trial_id} (objective={best.objective:.6g}, target 0.01)"
     )
     out = subprocess.run(
-        [sys.executable, "-m", "fasthpo.cli", "describe", tuner.name, "--db", str(tuner.db)],
+        [sys.executable, "-P", "-m", "fasthpo.cli", "describe", tuner.name, "--db", str(tuner.db)],
         capture_output=True, text=True, check=True,
     ).stdout
     assert f"reason     target reached at trial {best.trial_id}" in out

@@ -29,7 +29,7 @@ MAX_TRIALS = 3
 
 def _cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "fasthpo.cli", *args], cwd=cwd, env=env,
+        [sys.executable, "-P", "-m", "fasthpo.cli", *args], cwd=cwd, env=env,
         capture_output=True, text=True, timeout=120, check=False,
     )
 

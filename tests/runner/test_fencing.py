@@ -51,7 +51,7 @@ def _launches(tmp_path: Path) -> list[str]:
 
 def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "fasthpo.cli", *args], cwd=cwd, env=env or ENV,
+        [sys.executable, "-P", "-m", "fasthpo.cli", *args], cwd=cwd, env=env or ENV,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 

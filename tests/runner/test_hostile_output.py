@@ -171,7 +171,7 @@ def test_a_catastrophic_metric_regex_cannot_stall_the_tuner(tmp_path):
     }))
     db = tmp_path / "store.db"
     proc = subprocess.run(
-        [sys.executable, "-m", "fasthpo.cli", "run", str(job), "--db", str(db)],
+        [sys.executable, "-P", "-m", "fasthpo.cli", "run", str(job), "--db", str(db)],
         capture_output=True, text=True, cwd=tempfile.gettempdir(), timeout=180,
     )
     assert proc.returncode == 0, proc.stderr

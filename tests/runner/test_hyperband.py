@@ -114,18 +114,18 @@ def test_hyperband_runs_trials_in_parallel_and_describe_shows_rungs(tmp_path):
                          static_hyperparameters={"delay": 0.02}))
     assert run_job(spec, db=db).status == "completed"
     out = subprocess.run(
-        [sys.executable, "-m", "fasthpo.cli", "describe", "hb", "--db", str(db)],
+        [sys.executable, "-P", "-m", "fasthpo.cli", "describe", "hb", "--db", str(db)],
         capture_output=True, text=True, check=True,
     ).stdout
     assert "rungs" in out and "epochs=9" in out
     described = json.loads(subprocess.run(
-        [sys.executable, "-m", "fasthpo.cli", "describe", "hb", "--db", str(db), "--json"],
+        [sys.executable, "-P", "-m", "fasthpo.cli", "describe", "hb", "--db", str(db), "--json"],
         capture_output=True, text=True, check=True,
     ).stdout)
     rungs = described["rungs"]
     assert len(rungs) == 10 and all(r["rung"] in (1, 3, 9, None) for r in rungs)
     listed = json.loads(subprocess.run(
-        [sys.executable, "-m", "fasthpo.cli", "trials", "hb", "--db", str(db), "--format", "json"],
+        [sys.executable, "-P", "-m", "fasthpo.cli", "trials", "hb", "--db", str(db), "--format", "json"],
         capture_output=True, text=True, check=True,
     ).stdout)
     assert all(t["intermediate"] and t["intermediate"][0]["step"] == 1 for t in listed)
@@ -136,7 +136,7 @@ def test_kill_9_then_resume_rebuilds_the_rungs_from_stored_reports(tmp_path):
     job = _job(tmp_path, limits={"max_trials": 9, "max_parallel": 1},
                static_hyperparameters={"delay": 0.1})
     tuner = subprocess.Popen(
-        [sys.executable, "-m", "fasthpo.cli", "run", str(job), "--db", str(db)],
+        [sys.executable, "-P", "-m", "fasthpo.cli", "run", str(job), "--db", str(db)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
@@ -166,7 +166,7 @@ def test_kill_9_then_resume_rebuilds_the_rungs_from_stored_reports(tmp_path):
         assert sum(strategy.results().values()) == sum(len(scheduler.recorded(t)) for t in before)
 
     resumed = subprocess.run(
-        [sys.executable, "-m", "fasthpo.cli", "resume", "hb", "--db", str(db)],
+        [sys.executable, "-P", "-m", "fasthpo.cli", "resume", "hb", "--db", str(db)],
         capture_output=True, text=True, timeout=300,
     )
     assert resumed.returncode == 0, resumed.stderr

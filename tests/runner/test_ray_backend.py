@@ -46,19 +46,26 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A head with no CPUs, two nodes with 2 CPUs and 2 fake GPUs each, one with a custom resource."""
     from ray.cluster_utils import Cluster
 
     small = {"object_store_memory": 80 * MIB}
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 0, "include_dashboard": False, **small},
-    )
-    cluster.add_node(num_cpus=2, num_gpus=2, **small)
-    cluster.add_node(num_cpus=2, num_gpus=2, **small)
-    cluster.add_node(num_cpus=2, resources={"special": 1}, **small)
-    ray.init(address=cluster.address, log_to_driver=False)
+    # Ray puts the driver's working directory first on its workers' sys.path: start
+    # away from the checkout, so the workers import the installed fasthpo, as a user's do.
+    here = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("ray-driver"))
+    try:
+        cluster = Cluster(
+            initialize_head=True,
+            head_node_args={"num_cpus": 0, "include_dashboard": False, **small},
+        )
+        cluster.add_node(num_cpus=2, num_gpus=2, **small)
+        cluster.add_node(num_cpus=2, num_gpus=2, **small)
+        cluster.add_node(num_cpus=2, resources={"special": 1}, **small)
+        ray.init(address=cluster.address, log_to_driver=False)
+    finally:
+        os.chdir(here)
     cluster.wait_for_nodes()
     try:
         yield cluster
@@ -252,9 +259,9 @@ def test_a_job_file_runs_on_ray_from_the_command_line_and_ships_its_workdir(clus
     path.write_text(json.dumps(job))
     db = tmp_path / "fasthpo.db"
     done = subprocess.run(
-        [sys.executable, "-m", "fasthpo.cli", "run", str(path), "--db", str(db),
+        [sys.executable, "-P", "-m", "fasthpo.cli", "run", str(path), "--db", str(db),
          "--backend", "ray", "--address", cluster.address, "-q"],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True, text=True, timeout=180, cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     with Store(db) as store:
@@ -286,9 +293,9 @@ def test_a_tuner_killed_with_kill_9_leaves_trials_the_next_one_stops(cluster, tm
     path.write_text(json.dumps(job))
     db = tmp_path / "fasthpo.db"
     tuner = subprocess.Popen(
-        [sys.executable, "-m", "fasthpo.cli", "run", str(path), "--db", str(db),
+        [sys.executable, "-P", "-m", "fasthpo.cli", "run", str(path), "--db", str(db),
          "--address", cluster.address, "-q"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path,
     )
     runs = tmp_path / "fasthpo-runs" / "orphans"
     try:

@@ -16,7 +16,7 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "fasthpo.cli", *args]
+    return [sys.executable, "-P", "-m", "fasthpo.cli", *args]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -43,7 +43,7 @@ def _resume_quickly(tmp_path: Path) -> None:
 
 def _cli(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "fasthpo.cli", *args], cwd=cwd, env=ENV,
+        [sys.executable, "-P", "-m", "fasthpo.cli", *args], cwd=cwd, env=ENV,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs,
     )
 

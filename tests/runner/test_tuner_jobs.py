@@ -236,7 +236,7 @@ def test_sigterm_stops_running_trials_and_marks_the_job_stopped(write_job, tmp_p
         limits={"max_trials": 4, "max_parallel": 2},
     )
     tuner = subprocess.Popen(
-        [sys.executable, "-m", "fasthpo.cli", "run", str(job), "--db", str(db)],
+        [sys.executable, "-P", "-m", "fasthpo.cli", "run", str(job), "--db", str(db)],
         stderr=subprocess.PIPE, text=True, cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )

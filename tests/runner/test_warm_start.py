@@ -61,7 +61,7 @@ def test_identical_warm_start_tells_the_parents_results_first(tmp_path):
     # With 16 results the model proposes from the first trial on: better than the cold design.
     assert min(t.objective for t in child.trials()) < min(t.objective for t in cold.trials())
     out = subprocess.run(
-        [sys.executable, "-m", "fasthpo.cli", "describe", "child", "--db", str(db)],
+        [sys.executable, "-P", "-m", "fasthpo.cli", "describe", "child", "--db", str(db)],
         capture_output=True, text=True, check=True,
     ).stdout
     assert "warm start identical_data_and_algorithm: 12 from parent, 4 from parent2 result(s)" in out

@@ -107,7 +107,7 @@ def test_the_cli_exports_a_stored_job(tmp_path, to_file):
     db = str(tmp_path / "s.db")
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "fasthpo.cli", *args], capture_output=True,
+        return subprocess.run([sys.executable, "-P", "-m", "fasthpo.cli", *args], capture_output=True,
                               text=True, cwd=tmp_path, env=ENV, timeout=600)
 
     run = cli("run", "job.json", "--db", db, "-q", "--command", sys.executable, "train.py")

@@ -18,7 +18,7 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
 def fasthpo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "fasthpo.cli", *args],
+        [sys.executable, "-P", "-m", "fasthpo.cli", *args],
         capture_output=True, text=True, cwd=cwd, env=ENV, timeout=600,
     )
 
@@ -94,7 +94,7 @@ def test_errors_are_one_line_with_the_json_path(tmp_path):
 def test_the_launcher_refuses_to_run_outside_a_trial():
     env = {k: v for k, v in ENV.items() if not k.startswith("FASTHPO_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "fasthpo.sagemaker.script_mode", "--", "true"],
+        [sys.executable, "-P", "-m", "fasthpo.sagemaker.script_mode", "--", "true"],
         capture_output=True, text=True, env=env, cwd=tempfile.gettempdir(),
     )
     assert proc.returncode == 2 and "run me as a fasthpo trial" in proc.stderr

@@ -14,7 +14,7 @@ from tests.visualization.stores import make_job
 
 
 def _fasthpo(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fasthpo.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-P", "-m", "fasthpo.cli", *args], capture_output=True, text=True,
                           timeout=300, cwd=cwd)
 
 
