@@ -35,8 +35,10 @@ def test_the_page_follows_a_running_job_which_finishes_normally(write_job, tmp_p
         limits={"max_trials": 8, "max_parallel": 2},
     )
     browser.open(dashboard(db) + "?job=toy")
-    tuner = subprocess.Popen([sys.executable, "-P", "-m", "fasthpo.cli", "run", str(job), "--db", str(db), "-q"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tuner = subprocess.Popen(
+        [sys.executable, "-P", "-m", "fasthpo.cli", "run", str(job), "--db", str(db), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
     try:
         # The page redraws by itself as trials finish, while the tuner runs.
         seen = set()
