@@ -607,9 +607,7 @@ def _trials(args: argparse.Namespace) -> int:
             columns, table = trial_table(store, job.name)
             _write_csv(columns, [[_csv_cell(c, row[c]) for c in columns] for row in table])
             return 0
-    names = list(job.spec["hyperparameters"])
-    if args.format == "json":
-        with _store(args) as store:
+        if args.format == "json":
             metric = job.spec["objective"]["metric"]
             listed = [
                 t.to_dict() | {"intermediate": [
@@ -618,8 +616,9 @@ def _trials(args: argparse.Namespace) -> int:
                 ]}
                 for t in trials
             ]
-        print(json.dumps(listed, indent=2))
-        return 0
+            print(json.dumps(listed, indent=2))
+            return 0
+    names = list(job.spec["hyperparameters"])
     header = ["trial_id", "status", "objective", *names, "exit_code", "error"]
     rows = [
         [
