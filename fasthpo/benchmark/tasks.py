@@ -69,6 +69,15 @@ def sklearn_version() -> str:
         raise ConfigError("problem", f"scikit-learn is not installed: {_INSTALL}") from None
 
 
+#: How long opening the cache keeps retrying a lock that SQLite reported at once.
+_SETUP_PATIENCE_SECONDS = 60.0
+
+
+def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
+    message = str(exc).lower()
+    return "locked" in message or "busy" in message
+
+
 class EvaluationCache:
     """A table of (task, version, config) → value in one SQLite file.
 
@@ -86,19 +95,36 @@ class EvaluationCache:
             db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError("cache_dir", f"cannot open the benchmark cache {self.path}: {exc}") from exc
-        try:
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS evaluations (task TEXT NOT NULL, version TEXT NOT NULL, "
-                "config TEXT NOT NULL, value REAL NOT NULL, seconds REAL NOT NULL, "
-                "created REAL NOT NULL, PRIMARY KEY (task, version, config))"
-            )
-        except BaseException:
-            db.close()
-            raise
-        return db
+        # SQLite does not call its busy handler for every lock a fresh connection
+        # meets (switching to WAL, or opening while the last connection of another
+        # process checkpoints the log), so the setup is retried here within the
+        # same patience as a locked write.
+        deadline = time.monotonic() + _SETUP_PATIENCE_SECONDS
+        pause = 0.005
+        while True:
+            try:
+                self._set_up(db)
+                return db
+            except sqlite3.OperationalError as exc:
+                if not _is_lock_error(exc) or time.monotonic() > deadline:
+                    db.close()
+                    raise
+            except BaseException:
+                db.close()
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
+
+    @staticmethod
+    def _set_up(db: sqlite3.Connection) -> None:
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS evaluations (task TEXT NOT NULL, version TEXT NOT NULL, "
+            "config TEXT NOT NULL, value REAL NOT NULL, seconds REAL NOT NULL, "
+            "created REAL NOT NULL, PRIMARY KEY (task, version, config))"
+        )
 
     def get(self, task: str, version: str, config: str) -> float | None:
         """The stored value, or None."""
