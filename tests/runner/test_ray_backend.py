@@ -74,13 +74,47 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         cluster.shutdown()
 
 
+#: The backends the running test made, so that teardown can free what a failed test left running.
+_MADE: list[RayBackend] = []
+
+
 def backend(tmp_path: Path, **overrides: Any) -> RayBackend:
     options: dict[str, Any] = {
         "job_name": "probe", "command": ["python", str(PROBE)], "workdir": str(JOBS), "env": {},
         "metrics": LOSS, "runs_dir": tmp_path / "runs", "grace": 2.0, "ship_workdir": False,
     }
     options.update(overrides)
-    return RayBackend(**options)
+    made = RayBackend(**options)
+    _MADE.append(made)
+    return made
+
+
+@pytest.fixture(autouse=True)
+def _cluster_left_idle(cluster: Any) -> Iterator[None]:
+    """After each test, end whatever its trials left running and wait until every CPU is free.
+
+    A test that fails mid-way leaves trials waiting on their barrier, holding
+    nodes (a gang holds all three): without this, every later test would wait
+    for nodes that never free up and fail for that reason alone.
+    """
+    yield
+    for made in _MADE:
+        for trial in list(made._running.values()):
+            for rank in trial.ranks:
+                if rank.pid is not None and not rank.ended:
+                    try:
+                        os.killpg(rank.pid, signal.SIGKILL)  # the nodes are local processes here
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                try:
+                    ray.cancel(rank.stream, force=True)
+                except Exception:  # already finished or already cancelled
+                    pass
+            made._release(trial)
+        made._running.clear()
+    _MADE.clear()
+    total = ray.cluster_resources().get("CPU", 0.0)
+    wait_for(lambda: ray.available_resources().get("CPU", 0.0) >= total, timeout=60)
 
 
 def drive(backend: RayBackend, *, until: set[int], timeout: float = 90.0) -> dict[int, list[Any]]:
@@ -164,9 +198,10 @@ def test_a_gang_is_placed_all_at_once_with_its_master_on_rank_0(cluster, tmp_pat
     barrier = tmp_path / "go"
     rays = backend(tmp_path, instance_count=3, resources=Resources(cpus_per_instance=2))
     rays.launch(TrialLaunch(1, {"x": 0.2, "wait_for": str(barrier)}))
-    rays.launch(TrialLaunch(2, {"x": 0.3}))
     events: dict[int, list[Any]] = {}
     poll_until(rays, lambda: None not in rays.nodes(1), events)
+    # Launched once the first holds its nodes: Ray need not place gangs in the order they were asked for.
+    rays.launch(TrialLaunch(2, {"x": 0.3}))
     # Each rank holds a whole node; the second gang gets none of its three until the first is done.
     assert len(set(rays.nodes(1))) == 3
     folder = tmp_path / "runs" / "probe" / "trial-0001"
