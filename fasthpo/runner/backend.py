@@ -44,7 +44,8 @@ class Exited:
     """A trial ended: ``status`` is ``completed`` (exit 0), ``failed``, ``stopped`` or ``lost``.
 
     ``lost``: the attempt ended through no fault of its own (the node it ran on
-    died); the loop runs it again, not counting it as a failure.
+    died); the loop runs it again, not counting it as a failure, up to
+    ``loop.MAX_LOST_ATTEMPTS`` lost attempts in a row, after which the trial fails.
     """
 
     trial_id: int

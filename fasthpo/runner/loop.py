@@ -56,6 +56,10 @@ POLL_SECONDS = 0.1
 STOP_REQUESTED = "the job was stopped with `fasthpo stop`"
 INTERRUPTED = "the tuner was interrupted"
 LEASE_LOST = "another tuner took the job over"
+#: Attempts of one trial lost to dying nodes, in a row, after which it fails instead of
+#: running again: a trial that takes its node down with it (memory, a driver crash)
+#: would otherwise be retried forever.
+MAX_LOST_ATTEMPTS = 3
 
 
 class TuningLoop:
@@ -101,6 +105,7 @@ class TuningLoop:
         self.running: set[int] = set()
         self.trackers: dict[int, ObjectiveTracker] = {}  # what each running trial reported
         self.early: dict[int, str] = {}  # trials the stopping rule is stopping, and why
+        self.lost: dict[int, int] = {}  # attempts lost to dying nodes in a row, by trial
         self.created = 0
         self.exhausted = False
         self.told_trial: int | None = None
@@ -297,13 +302,21 @@ class TuningLoop:
         trial_id = event.trial_id
         self.running.discard(trial_id)
         tracker = self.trackers.pop(trial_id, None) or ObjectiveTracker(self.objective)
+        lost_before = self.lost.pop(trial_id, 0)
         early = self.early.pop(trial_id, None)
         if early is not None and event.status != "completed":
             self._finish(trial_id, "stopped", tracker.value, event.exit_code, early)
         elif event.status == "completed":
             self._finish(trial_id, "completed", tracker.value, event.exit_code, tracker.problem)
+        elif event.status == "lost" and lost_before + 1 >= MAX_LOST_ATTEMPTS:
+            self._finish(
+                trial_id, "failed", None, event.exit_code,
+                f"lost {MAX_LOST_ATTEMPTS} attempts in a row to dying nodes; not run again "
+                f"(last: {_first_line(event.error)})",
+            )
         elif event.status == "lost":
             # Not the trial's doing (its node died): run it again, not counted as a failure.
+            self.lost[trial_id] = lost_before + 1
             attempt = self.store.retry_trial(self.job, trial_id, status="lost", error=event.error)
             log.warning("trial %d %s; running it again as attempt %d", trial_id,
                         _first_line(event.error), attempt)
