@@ -207,6 +207,7 @@ class Tuner:
         early_stopping: str = "off",
         show_progress: bool = False,
         backend: str | None = None,
+        n_jobs: int | None = None,
     ) -> Trial | None:
         """Tune ``fn(params) -> float``; return the best trial.
 
@@ -235,8 +236,21 @@ class Tuner:
             reported steps (the objective must check ``fasthpo.should_stop()``).
         show_progress
             A live progress bar on stderr (a widget in notebooks); see :mod:`fasthpo.progress`.
+        n_jobs
+            Another name for ``max_parallel``, as Optuna and scikit-learn spell it;
+            ``-1`` means one per CPU core.
         """
         from fasthpo.jobspec import EARLY_STOPPING_MODES
+
+        if n_jobs is not None:
+            if max_parallel != 1:
+                raise ConfigError("n_jobs", "give max_parallel or n_jobs, not both")
+            if n_jobs == -1 and not isinstance(n_jobs, bool):
+                max_parallel = os.cpu_count() or 1
+            elif isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+                raise ConfigError("n_jobs", f"must be a positive integer or -1, got {n_jobs!r}")
+            else:
+                max_parallel = n_jobs
 
         if isinstance(max_parallel, bool) or not isinstance(max_parallel, int) or max_parallel < 1:
             raise ConfigError("max_parallel", f"must be a positive integer, got {max_parallel!r}")

@@ -116,6 +116,10 @@ def test_parallel_threads_run_at_once_with_distinct_proposals(tmp_path):
     trials = tuner.trials()
     assert [t.status for t in trials] == ["completed"] * 4
     assert len({(t.hyperparameters["x"], t.hyperparameters["y"]) for t in trials}) == 4
+    # Optuna's spelling runs them at once too.
+    again = fasthpo.Tuner(_space(), max_trials=2, name="n", db=tmp_path / "t.db", seed=1)
+    again.optimize(objective, n_jobs=2)
+    assert [t.status for t in again.trials()] == ["completed"] * 2
 
 
 def test_parallel_worker_processes_report_and_fail_like_threads(tmp_path, monkeypatch):
@@ -154,6 +158,9 @@ def test_a_callable_that_cannot_reach_a_process_names_the_thread_option(tmp_path
         ({"max_parallel": 0}, "max_parallel"),
         ({"executor": "gpu"}, "executor"),
         ({"early_stopping": "median"}, "early_stopping"),
+        ({"n_jobs": 0}, "n_jobs"),
+        ({"n_jobs": "4"}, "n_jobs"),
+        ({"n_jobs": 2, "max_parallel": 2}, "n_jobs"),
     ],
 )
 def test_bad_optimize_arguments_are_refused_by_name(tmp_path, kwargs, field):
