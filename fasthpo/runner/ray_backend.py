@@ -99,6 +99,44 @@ def connect(address: str | None, *, working_dir: str | None = None) -> bool:
     return True
 
 
+def sweep_nodes(directories: Sequence[str], *, grace: float, address: str) -> int:
+    """Connect to the cluster at ``address`` and stop, on every live node, the given trials' processes.
+
+    For ``fasthpo stop`` on a job whose tuner died: what its trials left on the
+    nodes is found by their driver folders, as a resuming tuner does it.
+    Returns how many processes were stopped.
+    """
+    ray = import_ray()
+    owns = connect(address)
+    try:
+        sweep = ray.remote(num_cpus=0, max_retries=0)(stop_leftovers)
+        return _sweep_live_nodes(ray, sweep, directories, grace)
+    finally:
+        if owns:
+            ray.shutdown()
+
+
+def _sweep_live_nodes(ray: Any, sweep: Any, directories: Sequence[str], grace: float) -> int:
+    """Run the ``stop_leftovers`` task ``sweep`` once on every live node; processes stopped in all."""
+    if not directories:
+        return 0
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    sweeps = [
+        sweep.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
+        ).remote(list(directories), grace)
+        for node in ray.nodes() if node.get("Alive")
+    ]
+    stopped = 0
+    for one in sweeps:
+        try:
+            stopped += int(ray.get(one, timeout=grace + 60))
+        except ray.exceptions.RayError as exc:  # a node died meanwhile: so did its processes
+            log.warning("could not look for leftover trial processes on a node: %s", exc)
+    return stopped
+
+
 @dataclass
 class _Rank:
     """One instance of a trial: its task's stream and what came back from it."""
@@ -346,24 +384,7 @@ class RayBackend:
         their nodes; the next tuner calls this (holding the job's lease) before
         it runs them again. Returns how many processes were stopped.
         """
-        if not directories:
-            return 0
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        ray = self._ray
-        sweeps = [
-            self._sweep.options(
-                scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
-            ).remote(list(directories), self.grace)
-            for node in ray.nodes() if node.get("Alive")
-        ]
-        stopped = 0
-        for sweep in sweeps:
-            try:
-                stopped += int(ray.get(sweep, timeout=self.grace + 60))
-            except ray.exceptions.RayError as exc:  # a node died meanwhile: so did its processes
-                log.warning("could not look for leftover trial processes on a node: %s", exc)
-        return stopped
+        return _sweep_live_nodes(self._ray, self._sweep, directories, self.grace)
 
     def close(self) -> None:
         """Disconnect from Ray if this backend connected (trials must have ended)."""

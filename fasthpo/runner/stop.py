@@ -11,15 +11,19 @@ its attempts recorded ``lost``), then the job is marked ``stopped``.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from fasthpo.errors import StoreError
 from fasthpo.runner.backend import DEFAULT_GRACE_SECONDS
 from fasthpo.runner.lease import lease_seconds
 from fasthpo.runner.recovery import recover_trials
 from fasthpo.storage import JobBusyError, Store
+
+log = logging.getLogger("fasthpo")
 
 #: How often a waiting stop looks whether the tuner has let go of the job (seconds).
 _WAIT_POLL_SECONDS = 0.2
@@ -103,12 +107,42 @@ def _stop_unattended(store: Store, name: str, ttl: float, grace: float) -> StopR
     assert job is not None
     taken = store.acquire_lease(name, ttl=ttl)
     try:
-        recovered = recover_trials(store, name, grace=grace)
+        recovered = recover_trials(
+            store, name, grace=grace, stop_remote=_cluster_sweep(job.spec, grace)
+        )
         if job.status == "running" or recovered:
             store.update_job(name, status="stopped")
     finally:
         store.release_lease(name, taken.owner)
     return StopResult(name, None, _status(store, name), tuple(recovered))
+
+
+def _cluster_sweep(spec: Mapping[str, Any], grace: float) -> Callable[[list[str]], object] | None:
+    """For a job run on Ray: stop what its trials left on the cluster's nodes (else ``None``).
+
+    A cluster that cannot be reached is said in a warning and skipped: the
+    store is recovered all the same, and a resumed tuner sweeps the nodes again.
+    """
+    backend = spec.get("backend") or {}
+    if not isinstance(backend, Mapping) or backend.get("type") != "ray":
+        return None
+    # "auto" joins a cluster already running here; it never starts one just to find it empty.
+    address = backend.get("address") or "auto"
+
+    def sweep(directories: list[str]) -> int:
+        if not directories:
+            return 0
+        from fasthpo.runner.ray_backend import sweep_nodes
+
+        try:
+            return sweep_nodes(directories, grace=grace, address=address)
+        except Exception as exc:  # Ray raises many kinds when a cluster is gone
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            log.warning("could not reach the Ray cluster at %s to stop what the trials left on "
+                        "its nodes: %s", address, first)
+            return 0
+
+    return sweep
 
 
 def _status(store: Store, name: str) -> str:

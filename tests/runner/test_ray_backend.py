@@ -316,20 +316,21 @@ def test_a_tuner_connected_already_does_not_ship_a_workdir_silently(cluster, tmp
         backend(tmp_path, ship_workdir=True)
 
 
-def test_a_tuner_killed_with_kill_9_leaves_trials_the_next_one_stops(cluster, tmp_path):
+def _orphans_of_a_killed_tuner(cluster: Any, tmp_path: Path) -> tuple[dict[str, Any], Path, list[int]]:
+    """Run a two-trial job on Ray, kill its tuner with ``kill -9`` so that what its trials
+    started lives on; the job, its store and the pids left running on the nodes."""
     never = tmp_path / "never"  # the first attempts wait for it; their reruns do not
     job = trainer_job(
         name="orphans", command=["python", str(PROBE)], workdir=str(JOBS),
         static_hyperparameters={"wait_for": str(never), "spawn": 1},
-        backend={"type": "ray", "ship_workdir": False},
+        backend={"type": "ray", "ship_workdir": False, "address": cluster.address},
         limits={"max_trials": 2, "max_parallel": 2},
     )
     path = tmp_path / "orphans.json"
     path.write_text(json.dumps(job))
     db = tmp_path / "fasthpo.db"
     tuner = subprocess.Popen(
-        [sys.executable, "-P", "-m", "fasthpo.cli", "run", str(path), "--db", str(db),
-         "--address", cluster.address, "-q"],
+        [sys.executable, "-P", "-m", "fasthpo.cli", "run", str(path), "--db", str(db), "-q"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path,
     )
     runs = tmp_path / "fasthpo-runs" / "orphans"
@@ -349,6 +350,11 @@ def test_a_tuner_killed_with_kill_9_leaves_trials_the_next_one_stops(cluster, tm
     left = [pid for probe in started for pid in (probe["pid"], probe["grandchild"])]
     wait_for(lambda: not any(process_running(p["ppid"]) for p in started), timeout=60)
     assert all(process_running(pid) for pid in left)
+    return job, db, left
+
+
+def test_a_tuner_killed_with_kill_9_leaves_trials_the_next_one_stops(cluster, tmp_path):
+    job, db, left = _orphans_of_a_killed_tuner(cluster, tmp_path)
     spec = parse_job(job)
     result = run_job(spec, db=db)
     assert result.status == "completed"
@@ -357,6 +363,20 @@ def test_a_tuner_killed_with_kill_9_leaves_trials_the_next_one_stops(cluster, tm
         for trial in store.trials("orphans"):
             assert trial.status == "completed" and trial.attempt == 2
             assert [a.status for a in store.attempts("orphans", trial.trial_id)] == ["lost", "completed"]
+
+
+def test_stop_without_a_tuner_stops_what_its_trials_left_on_the_nodes(cluster, tmp_path):
+    _, db, left = _orphans_of_a_killed_tuner(cluster, tmp_path)
+    stopped = subprocess.run(
+        [sys.executable, "-P", "-m", "fasthpo.cli", "stop", "orphans", "--db", str(db), "--grace", "1"],
+        capture_output=True, text=True, timeout=180, cwd=tmp_path,
+    )
+    assert stopped.returncode == 0, stopped.stderr
+    assert "is stopped (no tuner was running it); 2 trial(s) will run again on resume" in stopped.stdout
+    assert not any(process_running(pid) for pid in left)
+    with Store(db) as store:
+        assert store.get_job("orphans").status == "stopped"
+        assert [t.status for t in store.trials("orphans")] == ["pending", "pending"]
 
 
 def test_without_ray_asking_for_it_is_a_one_line_error(monkeypatch, tmp_path, capsys):
