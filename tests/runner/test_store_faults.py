@@ -113,11 +113,13 @@ def test_a_full_disk_ends_the_tuner_in_one_line_and_a_resume_continues(tmp_path,
 
 
 LOCKER = """
-import sqlite3, sys, time
+import os, sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
 db.execute("BEGIN IMMEDIATE")
 open(sys.argv[2], "w").close()
-time.sleep(float(sys.argv[3]))
+deadline = time.monotonic() + 120
+while not os.path.exists(sys.argv[3]) and time.monotonic() < deadline:
+    time.sleep(0.02)
 db.execute("COMMIT")
 """
 
@@ -125,22 +127,32 @@ db.execute("COMMIT")
 def test_a_lock_held_past_the_busy_timeout_is_waited_out(tmp_path, write_job):
     db = tmp_path / "s.db"
     Store(db).close()
-    held = tmp_path / "held"
-    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(db), str(held), "3"])
+    held, release = tmp_path / "held", tmp_path / "release"
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(db), str(held), str(release)])
     try:
         end = time.monotonic() + 60
         while not held.exists():
             assert time.monotonic() < end and locker.poll() is None
             time.sleep(0.02)
-        # SQLite gives up after 0.2 s; the lock is held for 3 s from before the tuner's first write.
-        proc = subprocess.run(
+        # SQLite gives up after 0.2 s; the lock is held until the tuner said it waits for it.
+        tuner = subprocess.Popen(
             _cli("run", str(write_job(limits={"max_trials": 2})), "--db", str(db)),
-            capture_output=True, text=True, cwd=tempfile.gettempdir(), timeout=180,
-            env={**ENV, "FASTHPO_TEST_BUSY_TIMEOUT": "0.2"},
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+            cwd=tempfile.gettempdir(), env={**ENV, "FASTHPO_TEST_BUSY_TIMEOUT": "0.2"},
         )
+        assert tuner.stderr is not None
+        lines = []
+        for line in tuner.stderr:
+            lines.append(line)
+            if "locked by another process; waiting" in line:
+                break
+        release.touch()
+        _, rest = tuner.communicate(timeout=180)
     finally:
+        release.touch()
         locker.wait(timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert "locked by another process; waiting" in proc.stderr
+    stderr = "".join(lines) + rest
+    assert tuner.returncode == 0, stderr
+    assert "locked by another process; waiting" in stderr
     with Store(db) as store:
         assert [t.status for t in store.trials("toy")] == ["completed"] * 2
