@@ -55,3 +55,27 @@ def test_candidate_scoring_at_n_1000(benchmark, screened):
     score = (lambda: acquisition.ranked(Z, 16)) if screened else (lambda: acquisition(Z))
     scores = benchmark(score)
     assert np.argmax(scores) == np.argmax(acquisition(Z))
+
+
+@pytest.mark.parametrize("n", [100, 1000])
+@pytest.mark.parametrize("native", [True, False])
+def test_polish_at_d_20(benchmark, n, native):
+    """The acquisition polish alone (4 starts, 40 iterations at most) at d = 20: the native
+    batched L-BFGS against scipy's joint L-BFGS-B on the same GP and starts."""
+    from fasthpo.gp.acquisition import LogExpectedImprovement
+    from fasthpo.gp.acquisition_search import _polish_scipy, polish
+    from fasthpo.gp.model import GaussianProcess, Hyperparameters
+
+    benchmark.group = f"polish n={n} d=20"
+    rng = np.random.default_rng(0)
+    X = rng.random((n, 20))
+    y = np.sum((X - 0.3) ** 2, axis=1) + 0.1 * np.sin(9 * X).sum(axis=1)
+    gp = GaussianProcess(X, (y - y.mean()) / y.std(), Hyperparameters.prior_mode(20))
+    acquisition = LogExpectedImprovement(gp, float(gp.y.min()))
+    starts = np.clip(X[np.argsort(gp.y)[:4]] + rng.normal(0, 0.05, (4, 20)), 0, 1)
+    free = np.ones(20, dtype=bool)
+    if native:
+        moved = benchmark(polish, acquisition, starts, free)
+    else:
+        moved = benchmark(_polish_scipy, acquisition, starts, np.arange(20), 40)
+    assert np.all(acquisition(moved) >= acquisition(starts))

@@ -31,3 +31,11 @@ def gp_posterior_grad(
     Z: _F, X: _F, L: _F, alpha: _F, lengthscales: _F, amplitude: float, mean: float,
     mu: _F, std: _F, dmu: _F, dstd: _F, work: _F,
 ) -> None: ...
+def gp_logei_grad(
+    Z: _F, X: _F, L: _F, alpha: _F, lengthscales: _F, amplitude: float, mean: float, best: float,
+    value: _F, grad: _F, work: _F,
+) -> None: ...
+def logei_polish(
+    Z: _F, free: NDArray[np.uint8], X: _F, L: _F, alpha: _F, lengthscales: _F, amplitude: float,
+    mean: float, best: float, maxiter: int, values: _F,
+) -> int: ...

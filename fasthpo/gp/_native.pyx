@@ -14,8 +14,10 @@ raise. Arrays arrive as typed memoryviews, so no NumPy headers are needed;
 outputs are allocated by the caller. Every call releases the GIL.
 """
 
-from libc.math cimport INFINITY, log, sqrt
+from cython.view cimport array as cvarray
+from libc.math cimport INFINITY, fabs, log, sqrt
 from libc.stddef cimport ptrdiff_t
+from libc.stdlib cimport free as free_mem, malloc
 from scipy.linalg.cython_blas cimport dtrsm
 from scipy.linalg.cython_lapack cimport dpotrf, dpotri, dpotrs
 
@@ -407,3 +409,391 @@ def gp_posterior_grad(const double[:, ::1] Z, const double[:, ::1] X, const doub
                 c = c + 1
     if rc != 0:
         raise MemoryError(f"gp_posterior_grad: cannot allocate scratch for m={m}, n={n}, d={d}")
+
+
+cdef int _logei_pass(const double *Z, Py_ssize_t m, const double *X, Py_ssize_t n, Py_ssize_t d,
+                     const double *L, const double *alpha, const double *lengthscales,
+                     double amplitude, double mean, double best, double *value, double *grad,
+                     double *work, double *mu, double *sd, double *d_mu,
+                     double *d_sd) noexcept nogil:
+    """LogEI (m,) and its gradient (m, d) at Z (m, d), n >= 1; work (m, n), the rest (m,) scratch.
+
+    The chain rule is folded into one cross-gradient pass: grad = sum_i V_ci dk(z_c, x_i)/dz
+    with V_ci = dLogEI/dmu alpha_i - dLogEI/dstd beta_ci / std_c (beta = K_y^-1 k*).
+    """
+    cdef Py_ssize_t c, i
+    cdef int fn = <int>n
+    cdef int fm = <int>m
+    cdef double one = 1.0
+    cdef double acc, var, a, b
+    cdef char side = b'L'
+    cdef char upper = b'U'
+    cdef char trans = b'T'
+    cdef char notrans = b'N'
+    cdef char nonunit = b'N'
+    cdef int rc = fh_matern52_cross(Z, m, X, n, d, lengthscales, amplitude, work)
+    if rc != 0:
+        return rc
+    for c in range(m):
+        acc = 0.0
+        for i in range(n):
+            acc = acc + work[c * n + i] * alpha[i]
+        mu[c] = mean + acc
+    # As in gp_posterior_grad: row-major work (m, n) is column-major (n, m), row-major lower L
+    # is column-major upper L^T; first v = L^-1 k*, then beta = L^-T v.
+    dtrsm(&side, &upper, &trans, &nonunit, &fn, &fm, &one, <double *>L, &fn, work, &fn)
+    for c in range(m):
+        acc = 0.0
+        for i in range(n):
+            acc = acc + work[c * n + i] * work[c * n + i]
+        var = amplitude - acc
+        if var < 1e-12 * amplitude:
+            var = 1e-12 * amplitude
+        sd[c] = sqrt(var)
+    dtrsm(&side, &upper, &notrans, &nonunit, &fn, &fm, &one, <double *>L, &fn, work, &fn)
+    fh_log_ei(mu, sd, m, best, value, d_mu, d_sd)
+    for c in range(m):
+        a = d_mu[c]
+        b = -d_sd[c] / sd[c]
+        for i in range(n):
+            work[c * n + i] = a * alpha[i] + b * work[c * n + i]
+    return fh_matern52_cross_grad(Z, m, X, n, d, lengthscales, amplitude, work, grad)
+
+
+def gp_logei_grad(const double[:, ::1] Z, const double[:, ::1] X, const double[:, ::1] L,
+                  const double[::1] alpha, const double[::1] lengthscales, double amplitude,
+                  double mean, double best, double[::1] value, double[:, ::1] grad,
+                  double[:, ::1] work):
+    """LogEI (m,) of the GP posterior at Z (m, d) against ``best``, and its gradient (m, d).
+
+    The posterior as in :func:`gp_posterior_grad` (L, alpha, work (m, n) alike), then
+    log EI with its derivatives in (mu, std), chained into one cross-gradient pass.
+    """
+    cdef Py_ssize_t m = Z.shape[0]
+    cdef Py_ssize_t n = X.shape[0]
+    cdef Py_ssize_t d = Z.shape[1]
+    cdef int rc = 0
+    cdef double[::1] scratch
+    if X.shape[1] != d:
+        raise ValueError(f"Z has d={d} columns but X has {X.shape[1]}")
+    _check_lengthscales(lengthscales, d)
+    _check_shape(L.shape[0], L.shape[1], n, n, "L")
+    _check_same_length(n, alpha.shape[0], "alpha")
+    _check_same_length(m, value.shape[0], "value")
+    _check_shape(grad.shape[0], grad.shape[1], m, d, "output grad")
+    _check_shape(work.shape[0], work.shape[1], m, n, "work")
+    if n < 1:
+        raise ValueError("gp_logei_grad needs at least one observation")
+    if n > 2147483647 or m > 2147483647:
+        raise ValueError(f"m={m}, n={n} are beyond BLAS's 32-bit sizes")
+    if m == 0:
+        return
+    scratch = cvarray(shape=(4 * m,), itemsize=sizeof(double), format="d")
+    with nogil:
+        rc = _logei_pass(&Z[0, 0], m, &X[0, 0], n, d, &L[0, 0], &alpha[0], &lengthscales[0],
+                         amplitude, mean, best, &value[0], &grad[0, 0], &work[0, 0],
+                         &scratch[0], &scratch[m], &scratch[2 * m], &scratch[3 * m])
+    if rc != 0:
+        raise MemoryError(f"gp_logei_grad: cannot allocate scratch for m={m}, n={n}, d={d}")
+
+
+# ---- Batched polish of LogEI: projected L-BFGS per start, all in one native loop ----------
+
+cdef enum:
+    _MEMORY = 8           # (s, y) pairs each start keeps
+    _MAX_BACKTRACKS = 20  # shortenings of one step before the start gives up
+cdef double _ARMIJO = 1e-4
+cdef double _FTOL = 2.220446049250313e-09  # scipy L-BFGS-B's default relative decrease
+cdef double _PGTOL = 1e-5                  # and its projected-gradient tolerance
+
+
+cdef inline double _dot(const double *a, const double *b, Py_ssize_t f) noexcept nogil:
+    cdef double acc = 0.0
+    cdef Py_ssize_t i
+    for i in range(f):
+        acc = acc + a[i] * b[i]
+    return acc
+
+
+cdef inline double _clip01(double v) noexcept nogil:
+    return 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
+
+
+cdef void _lbfgs_direction(Py_ssize_t f, const double *x, const double *g, const double *S,
+                           const double *Y, const double *rho, int count, int head,
+                           double *p, double *coef) noexcept nogil:
+    """p = -H g over the coordinates not held at a bound (those stay 0).
+
+    H is the L-BFGS inverse-Hessian estimate of the ``count`` newest pairs (ring of
+    _MEMORY rows, the newest at head - 1), scaled by s.y / y.y of the newest; with no
+    pairs, p is the steepest descent scaled to unit length (scipy's first step).
+    """
+    cdef Py_ssize_t i
+    cdef int j, row
+    cdef double nrm, gamma, b
+    for i in range(f):
+        if (x[i] <= 0.0 and g[i] > 0.0) or (x[i] >= 1.0 and g[i] < 0.0):
+            p[i] = 0.0
+        else:
+            p[i] = g[i]
+    if count == 0:
+        nrm = sqrt(_dot(p, p, f))
+        for i in range(f):
+            p[i] = -p[i] / nrm if nrm > 0.0 else 0.0
+        return
+    for j in range(count):
+        row = (head - 1 - j + _MEMORY) % _MEMORY
+        coef[j] = rho[row] * _dot(&S[row * f], p, f)
+        for i in range(f):
+            p[i] -= coef[j] * Y[row * f + i]
+    row = (head - 1 + _MEMORY) % _MEMORY
+    gamma = _dot(&S[row * f], &Y[row * f], f) / _dot(&Y[row * f], &Y[row * f], f)
+    for i in range(f):
+        p[i] *= gamma
+    for j in range(count - 1, -1, -1):
+        row = (head - 1 - j + _MEMORY) % _MEMORY
+        b = rho[row] * _dot(&Y[row * f], p, f)
+        for i in range(f):
+            p[i] += (coef[j] - b) * S[row * f + i]
+    for i in range(f):
+        if (x[i] <= 0.0 and g[i] > 0.0) or (x[i] >= 1.0 and g[i] < 0.0):
+            p[i] = 0.0
+        else:
+            p[i] = -p[i]
+
+
+def logei_polish(double[:, ::1] Z, const unsigned char[::1] free, const double[:, ::1] X,
+                 const double[:, ::1] L, const double[::1] alpha, const double[::1] lengthscales,
+                 double amplitude, double mean, double best, int maxiter, double[::1] values):
+    """Maximise LogEI from each row of Z (k, d) in place, over the ``free`` columns in [0, 1].
+
+    Each start runs its own projected L-BFGS (memory 8, backtracking Armijo line search
+    with quadratic interpolation; stops like scipy's L-BFGS-B: ``maxiter`` iterations, a
+    relative decrease below 2.2e-9 or a projected gradient below 1e-5). The trial points
+    of all running starts are scored together by one posterior pass per round, so the
+    whole loop stays here. Free coordinates are clipped into [0, 1] first; the others
+    never move. values (k,) receives the final LogEI (that of the start when it is not
+    finite there). Returns the number of batched posterior passes.
+    """
+    cdef Py_ssize_t k = Z.shape[0]
+    cdef Py_ssize_t D = Z.shape[1]
+    cdef Py_ssize_t n = X.shape[0]
+    cdef Py_ssize_t f = 0
+    cdef Py_ssize_t i
+    cdef int evaluations = 0
+    if X.shape[1] != D:
+        raise ValueError(f"Z has d={D} columns but X has {X.shape[1]}")
+    _check_lengthscales(lengthscales, D)
+    _check_same_length(D, free.shape[0], "free")
+    _check_shape(L.shape[0], L.shape[1], n, n, "L")
+    _check_same_length(n, alpha.shape[0], "alpha")
+    _check_same_length(k, values.shape[0], "values")
+    if n < 1:
+        raise ValueError("logei_polish needs at least one observation")
+    if n > 2147483647 or k > 2147483647:
+        raise ValueError(f"k={k}, n={n} are beyond BLAS's 32-bit sizes")
+    if maxiter < 0:
+        raise ValueError(f"maxiter must be >= 0, got {maxiter}")
+    for i in range(D):
+        if free[i]:
+            f += 1
+    if k == 0:
+        return 0
+    cdef double *buf = <double *>malloc(
+        (k * (6 * f + 2 * _MEMORY * f + _MEMORY + 2 * D + n + 10) + _MEMORY + 1) * sizeof(double))
+    cdef Py_ssize_t *ibuf = <Py_ssize_t *>malloc((7 * k + f + 1) * sizeof(Py_ssize_t))
+    if buf == NULL or ibuf == NULL:
+        free_mem(buf)
+        free_mem(ibuf)
+        raise MemoryError(f"logei_polish: cannot allocate scratch for k={k}, n={n}, d={D}")
+    try:
+        evaluations = _polish_loop(Z, free, X, L, alpha, lengthscales, amplitude, mean, best,
+                                   maxiter, values, f, buf, ibuf)
+    finally:
+        free_mem(buf)
+        free_mem(ibuf)
+    if evaluations < 0:
+        raise MemoryError(f"logei_polish: cannot allocate scratch for k={k}, n={n}, d={D}")
+    return evaluations
+
+
+cdef int _polish_loop(double[:, ::1] Z, const unsigned char[::1] free, const double[:, ::1] X,
+                      const double[:, ::1] L, const double[::1] alpha,
+                      const double[::1] lengthscales, double amplitude, double mean,
+                      double best, int maxiter, double[::1] values, Py_ssize_t f,
+                      double *buf, Py_ssize_t *ibuf) noexcept:
+    """The loop of :func:`logei_polish` on its checked arguments and scratch; -1 on ENOMEM."""
+    cdef Py_ssize_t k = Z.shape[0]
+    cdef Py_ssize_t D = Z.shape[1]
+    cdef Py_ssize_t n = X.shape[0]
+    cdef Py_ssize_t s, i, j, b, nb
+    cdef int rc = 0
+    cdef int evaluations = 0
+    cdef int row
+    cdef bint ok
+    cdef double ft, sy, yy, dec, pg, t, gdx_t, step
+    cdef double *x = buf
+    cdef double *g = x + k * f
+    cdef double *xt = g + k * f
+    cdef double *p = xt + k * f
+    cdef double *sv = p + k * f
+    cdef double *yv = sv + k * f
+    cdef double *S = yv + k * f
+    cdef double *Y = S + k * _MEMORY * f
+    cdef double *rho = Y + k * _MEMORY * f
+    cdef double *Zb = rho + k * _MEMORY
+    cdef double *gb = Zb + k * D
+    cdef double *work = gb + k * D
+    cdef double *vb = work + k * n
+    cdef double *fval = vb + k
+    cdef double *tstep = fval + k
+    cdef double *gdx = tstep + k
+    cdef double *sc = gdx + k   # 4 k of pass scratch
+    cdef double *coef = sc + 4 * k
+    cdef Py_ssize_t *idx = ibuf
+    cdef Py_ssize_t *rows = idx + f
+    cdef Py_ssize_t *count = rows + k
+    cdef Py_ssize_t *head = count + k
+    cdef Py_ssize_t *iters = head + k
+    cdef Py_ssize_t *backtracks = iters + k
+    cdef Py_ssize_t *active = backtracks + k
+    j = 0
+    for i in range(D):
+        if free[i]:
+            idx[j] = i
+            j += 1
+    with nogil:
+        for s in range(k):
+            for j in range(f):
+                Z[s, idx[j]] = _clip01(Z[s, idx[j]])
+        rc = _logei_pass(&Z[0, 0], k, &X[0, 0], n, D, &L[0, 0], &alpha[0], &lengthscales[0],
+                         amplitude, mean, best, vb, gb, work, sc, sc + k, sc + 2 * k, sc + 3 * k)
+        evaluations = 1
+        for s in range(k):
+            values[s] = vb[s]
+            fval[s] = -vb[s]
+            ok = fval[s] < INFINITY and fval[s] > -INFINITY and f > 0 and maxiter > 0
+            for j in range(f):
+                x[s * f + j] = Z[s, idx[j]]
+                g[s * f + j] = -gb[s * D + idx[j]]
+                ok = ok and g[s * f + j] - g[s * f + j] == 0.0  # finite
+            count[s] = 0
+            head[s] = 0
+            iters[s] = 0
+            active[s] = _polish_step(s, f, x, g, S, Y, rho, count, head, p, xt, tstep, gdx,
+                                     backtracks, coef) if ok else 0
+        while rc == 0:
+            nb = 0
+            for s in range(k):
+                if active[s]:
+                    rows[nb] = s
+                    for j in range(D):
+                        Zb[nb * D + j] = Z[s, j]
+                    for j in range(f):
+                        Zb[nb * D + idx[j]] = xt[s * f + j]
+                    nb += 1
+            if nb == 0:
+                break
+            rc = _logei_pass(Zb, nb, &X[0, 0], n, D, &L[0, 0], &alpha[0], &lengthscales[0],
+                             amplitude, mean, best, vb, gb, work, sc, sc + nb, sc + 2 * nb,
+                             sc + 3 * nb)
+            evaluations += 1
+            for b in range(nb):
+                s = rows[b]
+                ft = -vb[b]
+                ok = ft < INFINITY and ft > -INFINITY
+                for j in range(f):
+                    ok = ok and gb[b * D + idx[j]] - gb[b * D + idx[j]] == 0.0
+                if ok and ft <= fval[s] + _ARMIJO * gdx[s]:
+                    sy = 0.0
+                    yy = 0.0
+                    row = head[s]
+                    for j in range(f):
+                        sv[s * f + j] = xt[s * f + j] - x[s * f + j]
+                        yv[s * f + j] = -gb[b * D + idx[j]] - g[s * f + j]
+                        sy += sv[s * f + j] * yv[s * f + j]
+                        yy += yv[s * f + j] * yv[s * f + j]
+                    if sy > 1e-10 * yy and yy > 0.0:  # keep H positive definite
+                        for j in range(f):
+                            S[(s * _MEMORY + row) * f + j] = sv[s * f + j]
+                            Y[(s * _MEMORY + row) * f + j] = yv[s * f + j]
+                        rho[s * _MEMORY + row] = 1.0 / sy
+                        head[s] = (row + 1) % _MEMORY
+                        if count[s] < _MEMORY:
+                            count[s] += 1
+                    dec = fval[s] - ft
+                    step = fabs(fval[s])
+                    if fabs(ft) > step:
+                        step = fabs(ft)
+                    if step < 1.0:
+                        step = 1.0
+                    fval[s] = ft
+                    values[s] = -ft
+                    pg = 0.0
+                    for j in range(f):
+                        x[s * f + j] = xt[s * f + j]
+                        g[s * f + j] = -gb[b * D + idx[j]]
+                        Z[s, idx[j]] = x[s * f + j]
+                        t = fabs(_clip01(x[s * f + j] - g[s * f + j]) - x[s * f + j])
+                        if t > pg:
+                            pg = t
+                    iters[s] += 1
+                    if dec <= _FTOL * step or pg <= _PGTOL or iters[s] >= maxiter:
+                        active[s] = 0
+                    else:
+                        active[s] = _polish_step(s, f, x, g, S, Y, rho, count, head, p, xt,
+                                                 tstep, gdx, backtracks, coef)
+                    continue
+                backtracks[s] += 1
+                if backtracks[s] > _MAX_BACKTRACKS:
+                    if count[s] > 0:  # the curvature estimate misled: start over from the gradient
+                        count[s] = 0
+                        active[s] = _polish_step(s, f, x, g, S, Y, rho, count, head, p, xt,
+                                                 tstep, gdx, backtracks, coef)
+                    else:
+                        active[s] = 0
+                    continue
+                # Minimiser of the quadratic through f(0), its slope and f(t), kept in [t/10, t/2].
+                t = tstep[s]
+                if ok and gdx[s] < 0.0:
+                    gdx_t = -gdx[s] * t / (2.0 * (ft - fval[s] - gdx[s]))
+                else:
+                    gdx_t = 0.5 * t
+                if gdx_t < 0.1 * t:
+                    gdx_t = 0.1 * t
+                if gdx_t > 0.5 * t:
+                    gdx_t = 0.5 * t
+                tstep[s] = gdx_t
+                _trial(s, f, x, g, p, gdx_t, xt, gdx)
+                if gdx[s] >= 0.0:
+                    active[s] = 0
+    return evaluations if rc == 0 else -1
+
+
+cdef inline void _trial(Py_ssize_t s, Py_ssize_t f, const double *x, const double *g,
+                        const double *p, double t, double *xt, double *gdx) noexcept nogil:
+    """xt = P(x + t p) for start s, and gdx = g.(xt - x), the Armijo slope."""
+    cdef Py_ssize_t j
+    cdef double acc = 0.0
+    for j in range(f):
+        xt[s * f + j] = _clip01(x[s * f + j] + t * p[s * f + j])
+        acc = acc + g[s * f + j] * (xt[s * f + j] - x[s * f + j])
+    gdx[s] = acc
+
+
+cdef Py_ssize_t _polish_step(Py_ssize_t s, Py_ssize_t f, const double *x, const double *g,
+                             const double *S, const double *Y, const double *rho,
+                             Py_ssize_t *count, Py_ssize_t *head, double *p, double *xt,
+                             double *tstep, double *gdx, Py_ssize_t *backtracks,
+                             double *coef) noexcept nogil:
+    """A new search direction and unit trial step for start s; 0 when no descent is left."""
+    _lbfgs_direction(f, &x[s * f], &g[s * f], &S[s * _MEMORY * f], &Y[s * _MEMORY * f],
+                     &rho[s * _MEMORY], <int>count[s], <int>head[s], &p[s * f], coef)
+    if count[s] > 0 and _dot(&p[s * f], &g[s * f], f) >= 0.0:
+        count[s] = 0  # not a descent direction: drop the memory, take the gradient
+        _lbfgs_direction(f, &x[s * f], &g[s * f], &S[s * _MEMORY * f], &Y[s * _MEMORY * f],
+                         &rho[s * _MEMORY], 0, <int>head[s], &p[s * f], coef)
+    tstep[s] = 1.0
+    backtracks[s] = 0
+    _trial(s, f, x, g, p, 1.0, xt, gdx)
+    return 1 if gdx[s] < 0.0 else 0

@@ -210,3 +210,14 @@ def log_expected_improvement(
     d_mu = -np.exp(special.log_ndtr(z) - lh) / sigma
     d_sigma = np.exp(-0.5 * z**2 - 0.5 * np.log(2.0 * np.pi) - lh) / sigma
     return value, d_mu, d_sigma
+
+
+def gp_logei_grad(
+    Z: np.ndarray, X: np.ndarray, L: np.ndarray, alpha: np.ndarray, lengthscales: np.ndarray,
+    amplitude: float, mean: float, best: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """LogEI of the posterior at Z against ``best`` and its gradient in Z, by the chain rule
+    d LogEI/dz = d LogEI/d mu dmu + d LogEI/d std dstd on :func:`gp_posterior_grad`."""
+    mu, std, dmu, dstd = gp_posterior_grad(Z, X, L, alpha, lengthscales, amplitude, mean)
+    value, d_mu, d_std = log_expected_improvement(mu, std, best, grad=True)
+    return value, d_mu[:, None] * dmu + d_std[:, None] * dstd

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fasthpo.gp import _native
 from fasthpo.gp.logei import log_expected_improvement
 from fasthpo.gp.model import GaussianProcess
 
@@ -71,3 +72,23 @@ class LogExpectedImprovement:
         value, d_mu, d_sigma = log_expected_improvement(mean, std, self.best, grad=True)
         return value, d_mu[:, None] * dmean + d_sigma[:, None] * dstd
 
+
+    def ascend(self, starts: np.ndarray, free: np.ndarray, *, maxiter: int = 40) -> np.ndarray:
+        """Each start (k, D) moved uphill over the ``free`` coordinates in [0, 1]; (k, D).
+
+        One native call (``_native.logei_polish``): a projected L-BFGS per start, the
+        trial points of all starts scored by one posterior pass per round, so no Python
+        runs between iterations. A start where LogEI is not finite stays where it is.
+        """
+        gp = self.gp
+        Z = np.array(starts, dtype=float, order="C")
+        if len(Z) == 0 or len(gp) == 0:
+            return Z
+        if not np.isfinite(Z).all():
+            raise ValueError("starts must be finite")
+        mask = np.ascontiguousarray(free, dtype=np.uint8)
+        _native.logei_polish(
+            Z, mask, gp.X, gp.L, gp.alpha, gp.hp.lengthscales, gp.hp.amplitude, gp.hp.mean,
+            self.best, maxiter, np.empty(len(Z)),
+        )
+        return Z

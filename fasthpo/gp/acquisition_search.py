@@ -99,18 +99,31 @@ def polish(
     *,
     maxiter: int = 40,
 ) -> np.ndarray:
-    """Maximise LogEI from each start by L-BFGS-B over the ``free`` coordinates in [0, 1].
+    """Maximise the acquisition from each start over the ``free`` coordinates in [0, 1].
 
-    The starts are optimised jointly (their LogEIs summed: the terms do not
-    interact, so one L-BFGS-B run moves each on its own surface) to pay the
-    Python overhead once. Coordinates outside ``free`` (one-hot categoricals)
-    stay where they are. Returns the moved points (k, D).
+    Plain LogEI is climbed natively (:meth:`LogExpectedImprovement.ascend`: a
+    projected L-BFGS per start with no Python between iterations). Any other
+    acquisition goes through scipy's L-BFGS-B, the starts optimised jointly
+    (their values summed: the terms do not interact, so one run moves each on
+    its own surface) to pay the Python overhead once. Coordinates outside
+    ``free`` (one-hot categoricals) stay where they are. Returns the moved
+    points (k, D).
     """
     starts = np.atleast_2d(np.asarray(starts, dtype=float))
     k = len(starts)
     idx = np.nonzero(free)[0]
     if k == 0 or len(idx) == 0:
         return starts.copy()
+    if type(acquisition) is LogExpectedImprovement:
+        return acquisition.ascend(starts, np.asarray(free, dtype=bool), maxiter=maxiter)
+    return _polish_scipy(acquisition, starts, idx, maxiter)
+
+
+def _polish_scipy(
+    acquisition: LogExpectedImprovement, starts: np.ndarray, idx: np.ndarray, maxiter: int
+) -> np.ndarray:
+    """The joint L-BFGS-B polish of :func:`polish` for acquisitions without a native climb."""
+    k = len(starts)
 
     def objective(flat: np.ndarray) -> tuple[float, np.ndarray]:
         Z = starts.copy()

@@ -144,3 +144,42 @@ def test_posterior_rejects_bad_shapes() -> None:
             Z, X, np.ascontiguousarray(L[:5, :5]), alpha, ls, 1.0, 0.0, np.empty(2), np.empty(2),
             np.empty((2, 3)), np.empty((2, 3)), np.empty((2, 10)),
         )
+
+
+def _native_logei(X, L, alpha, ls, Z, best):
+    m, d = Z.shape
+    value, grad = np.empty(m), np.empty((m, d))
+    _native.gp_logei_grad(Z, X, L, alpha, ls, 1.4, 0.3, best, value, grad, np.empty((m, len(X))))
+    return value, grad
+
+
+@pytest.mark.parametrize(("n", "m", "d"), [(1, 1, 1), (15, 4, 3), (90, 7, 20)])
+@pytest.mark.parametrize("best", [-2.0, 0.0, 0.5])
+def test_logei_pass_matches_reference(n: int, m: int, d: int, best: float) -> None:
+    X, L, alpha, ls, Z = _posterior_case(n, m, d, seed=3 * n)
+    value, grad = _native_logei(X, L, alpha, ls, Z, best)
+    want_value, want_grad = _reference.gp_logei_grad(Z, X, L, alpha, ls, 1.4, 0.3, best)
+    assert_allclose(value, want_value, rtol=1e-9, atol=1e-12)
+    assert_allclose(grad, want_grad, rtol=1e-7, atol=1e-9)
+
+
+def test_logei_pass_gradient_matches_finite_differences() -> None:
+    X, L, alpha, ls, Z = _posterior_case(25, 3, 4, seed=5)
+    _, grad = _native_logei(X, L, alpha, ls, Z, -0.5)
+    eps = 1e-6
+    for k in range(4):
+        Zp, Zm = Z.copy(), Z.copy()
+        Zp[:, k] += eps
+        Zm[:, k] -= eps
+        fd = (_native_logei(X, L, alpha, ls, Zp, -0.5)[0] - _native_logei(X, L, alpha, ls, Zm, -0.5)[0])
+        assert_allclose(fd / (2 * eps), grad[:, k], rtol=1e-5, atol=1e-7)
+
+
+def test_logei_pass_rejects_bad_shapes() -> None:
+    X, L, alpha, ls, Z = _posterior_case(10, 2, 3, seed=4)
+    with pytest.raises(ValueError, match="work"):
+        _native.gp_logei_grad(Z, X, L, alpha, ls, 1.0, 0.0, 0.0, np.empty(2), np.empty((2, 3)),
+                              np.empty((2, 9)))
+    with pytest.raises(ValueError, match="observation"):
+        _native.gp_logei_grad(Z, X[:0], np.empty((0, 0)), alpha[:0], ls, 1.0, 0.0, 0.0,
+                              np.empty(2), np.empty((2, 3)), np.empty((2, 0)))

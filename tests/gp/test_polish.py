@@ -1,0 +1,101 @@
+"""The native LogEI polish against scipy's L-BFGS-B on random GPs, and its contract (bounds, ``free``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fasthpo.gp import _native
+from fasthpo.gp.acquisition import LogExpectedImprovement
+from fasthpo.gp.acquisition_search import _polish_scipy, polish
+from fasthpo.gp.model import GaussianProcess, Hyperparameters
+
+
+def _case(n: int, d: int, seed: int) -> tuple[LogExpectedImprovement, np.ndarray, np.ndarray]:
+    """A GP with random lengthscales on a bumpy function, starts near its best points, a mask."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, d))
+    y = np.sum((X - 0.3) ** 2, axis=1) + 0.1 * np.sin(9 * X).sum(axis=1)
+    theta = Hyperparameters.prior_mode(d).vector()
+    theta[:d] = rng.uniform(-2.0, 1.0, d)
+    gp = GaussianProcess(X, (y - y.mean()) / y.std(), Hyperparameters.from_vector(theta))
+    acquisition = LogExpectedImprovement(gp, float(gp.y.min()))
+    starts = np.clip(X[np.argsort(gp.y)[:4]] + rng.normal(0, 0.05, (4, d)), 0, 1)
+    starts[0] = rng.random(d)  # one start far from the data
+    free = np.ones(d, dtype=bool)
+    free[rng.integers(d)] = False
+    return acquisition, starts, free
+
+
+@pytest.mark.parametrize(("n", "d"), [(30, 3), (80, 20)])
+def test_native_polish_reaches_scipys_values(n: int, d: int) -> None:
+    worse, total = 0, 0
+    for seed in range(6):
+        acquisition, starts, free = _case(n, d, seed)
+        native = polish(acquisition, starts, free)
+        reference = _polish_scipy(acquisition, starts, np.nonzero(free)[0], 40)
+        got, want, before = acquisition(native), acquisition(reference), acquisition(starts)
+        assert np.all(got >= before - 1e-12)  # never downhill
+        worse += int(np.sum(got < want - 1e-3))
+        total += len(got)
+        assert native.min() >= 0.0 and native.max() <= 1.0
+        assert np.array_equal(native[:, ~free], starts[:, ~free])
+    assert worse <= total // 8, f"{worse} of {total} starts ended lower than scipy's"
+
+
+def test_native_polish_clips_starts_and_reports_values() -> None:
+    acquisition, starts, free = _case(40, 5, seed=7)
+    gp = acquisition.gp
+    outside = starts.copy()
+    outside[1, free] += 3.0  # free coordinates beyond the box are clipped first
+    Z = outside.copy()
+    values = np.empty(len(Z))
+    passes = _native.logei_polish(
+        Z, free.astype(np.uint8), gp.X, gp.L, gp.alpha, gp.hp.lengthscales, gp.hp.amplitude,
+        gp.hp.mean, acquisition.best, 0, values,
+    )
+    assert passes == 1  # maxiter 0: score the clipped starts and stop
+    assert np.array_equal(Z[:, free], np.clip(outside[:, free], 0, 1))
+    assert np.array_equal(Z[:, ~free], outside[:, ~free])
+    np.testing.assert_allclose(values, acquisition(Z), rtol=1e-9)
+    passes = _native.logei_polish(
+        Z, free.astype(np.uint8), gp.X, gp.L, gp.alpha, gp.hp.lengthscales, gp.hp.amplitude,
+        gp.hp.mean, acquisition.best, 40, values,
+    )
+    assert passes > 1
+    np.testing.assert_allclose(values, acquisition(Z), rtol=1e-9)
+
+
+def test_native_polish_with_nothing_free_leaves_the_starts() -> None:
+    acquisition, starts, _ = _case(20, 4, seed=3)
+    assert np.array_equal(polish(acquisition, starts, np.zeros(4, dtype=bool)), starts)
+    assert np.array_equal(acquisition.ascend(starts, np.zeros(4, dtype=bool)), starts)
+
+
+def test_native_polish_rejects_a_mask_of_the_wrong_length() -> None:
+    acquisition, starts, free = _case(20, 4, seed=3)
+    with pytest.raises(ValueError, match="free"):
+        acquisition.ascend(starts, free[:3])
+
+
+class _Wrapped:
+    """Another acquisition with LogEI's faces: it must take scipy's path."""
+
+    def __init__(self, inner: LogExpectedImprovement) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def __call__(self, Z: np.ndarray) -> np.ndarray:
+        return self.inner(Z)
+
+    def value_and_grad(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.calls += 1
+        return self.inner.value_and_grad(Z)
+
+
+def test_other_acquisitions_are_polished_by_scipy() -> None:
+    acquisition, starts, free = _case(30, 3, seed=1)
+    wrapped = _Wrapped(acquisition)
+    moved = polish(wrapped, starts, free)  # type: ignore[arg-type]
+    assert wrapped.calls > 1
+    assert np.all(acquisition(moved) >= acquisition(starts) - 1e-12)
