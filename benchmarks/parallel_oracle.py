@@ -23,6 +23,7 @@ import argparse
 import heapq
 import statistics
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -113,7 +114,7 @@ def main() -> None:
     }
     for name, factory in rows.items():
         workers = q if name.startswith("parallel") else 1
-        regrets = [simulate(lambda s=s, f=factory: f(s), problem, s, workers, args.budget)
+        regrets = [simulate(partial(factory, s), problem, s, workers, args.budget)
                    for s in range(args.seeds)]
         print(f"{name:40s} median regret {statistics.median(regrets):.3g}  "
               + " ".join(f"{r:.2g}" for r in regrets))
