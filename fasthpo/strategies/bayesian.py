@@ -240,7 +240,8 @@ class BayesianOptimizer:
             return self._ask(n, validated)
 
     def _ask(self, n: int, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        taken = self._observations.keys(pending)
+        taken = self._observations.keys()  # the pending ones are validated already: not twice
+        taken.update(config_key(self.space, c) for c in pending)
         proposals: list[dict[str, Any]] = []
         for _ in range(n):
             if self._size is not None and len(taken) >= self._size:

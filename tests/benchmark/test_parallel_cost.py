@@ -23,3 +23,12 @@ def test_unmeasured_parallelism_is_bracketed_by_the_measured_ones(monkeypatch):
     assert "up to 2×" in parallel_cost(2)
     assert "more than 40×" in parallel_cost(64) and "up to 1,500×" in parallel_cost(64)
     assert "about 5×" in parallel_cost(8)
+
+
+def test_the_measured_table_brackets_a_job_between_two_measured_parallelisms():
+    # Measured at more than one q: a job in between is told both neighbours' figures.
+    low, high = sorted(COST)[:2]
+    assert high - low >= 2
+    text = parallel_cost(low + 1)
+    assert f"between {module._times(COST[low][0])} and {module._times(COST[high][0])}" in text
+    assert all(median <= worst for median, worst in COST.values())

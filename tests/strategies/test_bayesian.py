@@ -216,3 +216,31 @@ def test_pending_trials_do_not_start_the_model_before_real_results():
 def test_an_unknown_batch_mode_is_refused():
     with pytest.raises(ValueError, match="batch must be one of"):
         BayesianOptimizer(get_problem("branin").space, batch="optimist")
+
+
+def test_sequential_proposals_do_not_depend_on_the_batch_mode():
+    # Without pending trials every batch mode takes the sequential path: the same
+    # proposals, seed for seed, so the parallel handling cannot cost sequential runs.
+    from fasthpo.strategies.bayesian import BATCH_MODES
+
+    problem = get_problem("branin")
+
+    def run(batch):
+        opt = BayesianOptimizer(problem.space, seed=5, batch=batch)
+        out = []
+        for _ in range(9):
+            (c,) = opt.ask(1)
+            opt.tell(c, problem.evaluate(c))
+            out.append(c)
+        return out
+
+    reference = run("capped")
+    assert all(run(batch) == reference for batch in BATCH_MODES if batch != "capped")
+
+
+def test_pending_duplicates_of_observed_or_each_other_are_never_proposed_again():
+    # "a" is observed and "b" pending (twice): "c" is the only value left to propose.
+    space = fasthpo.SearchSpace.from_dict({"k": {"type": "categorical", "values": ["a", "b", "c"]}})
+    opt = BayesianOptimizer(space, seed=0, n_initial=1)
+    opt.tell({"k": "a"}, 1.0)
+    assert opt.ask(2, pending=[{"k": "b"}, {"k": "b"}]) == [{"k": "c"}]
