@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from scipy.optimize import minimize
@@ -47,6 +48,9 @@ class CandidateSearch:
     n_exact
         How many of the best candidates are guaranteed exact scores before the polish;
         the others may carry an upper bound (see ``LogExpectedImprovement.ranked``).
+    edge_tolerance
+        LogEI a polished point may give up to leave an edge of the box the polish drove
+        it to (see :func:`release_edges`); 0 keeps every edge.
     """
 
     n_incumbents: int = 5
@@ -55,6 +59,7 @@ class CandidateSearch:
     n_polish: int = 4
     polish_maxiter: int = 40
     n_exact: int = 16
+    edge_tolerance: float = 0.25
 
 
 def rank_candidates(
@@ -67,6 +72,7 @@ def rank_candidates(
     settle: Settle,
     free: np.ndarray,
     search: CandidateSearch = CandidateSearch(),
+    box: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidates as valid encodings (c, D) and their acquisition values (c,), best first.
 
@@ -76,20 +82,108 @@ def rank_candidates(
     first that is not a duplicate of an observed or pending configuration. On large
     models only the ``n_exact`` best unpolished scores are exact; the rest are upper
     bounds, each below those (they rank after them, roughly in order).
+
+    ``box`` (lower and upper bounds (D,) in model coordinates, e.g. a trust region)
+    keeps the neighbours and the polish inside it; ``quasi`` should be drawn in it.
     """
     top = observed[np.argsort(values, kind="stable")[: search.n_incumbents]]
     repeats = search.n_local // (len(search.step_sizes) * len(top)) + 1
     local = np.vstack([perturb(np.repeat(top, repeats, axis=0), step) for step in search.step_sizes])
+    if box is not None:
+        local = np.clip(local, *box)
     Z, W = settle(np.vstack([quasi, local]))
     scores = acquisition.ranked(W, max(search.n_exact, search.n_polish))
     order = np.argsort(-scores, kind="stable")
-    polished, polished_w = settle(
-        polish(acquisition, W[order[: search.n_polish]], free, maxiter=search.polish_maxiter)
-    )
-    Z = np.vstack([polished, Z[order]])
+    starts = W[order[: search.n_polish]]
+    if box is None:
+        moved = polish(acquisition, starts, free, maxiter=search.polish_maxiter)
+    else:
+        lo, width = box[0], np.maximum(box[1] - box[0], 1e-12)
+        inside = np.clip((starts - lo) / width, 0.0, 1.0)
+        # The polish needs only value_and_grad, which the boxed view provides.
+        boxed = cast(LogExpectedImprovement, BoxedAcquisition(acquisition, lo, width))
+        moved = lo + width * polish(boxed, inside, free, maxiter=search.polish_maxiter)
+    polished, polished_w = settle(moved)
+    Z, W = np.vstack([polished, Z[order]]), np.vstack([polished_w, W[order]])
     scores = np.concatenate([acquisition(polished_w), scores[order]])
     ranked = np.argsort(-scores, kind="stable")
-    return Z[ranked], scores[ranked]
+    Z, W, scores = Z[ranked], W[ranked], scores[ranked]
+    if box is None and search.edge_tolerance > 0:
+        # The leaders only: the proposal is one of them unless all are duplicates.
+        head = slice(0, search.n_polish)
+        W[head], scores[head] = release_edges(
+            acquisition, W[head], top[0], free, settle, search.edge_tolerance
+        )
+        Z[head] = settle(W[head])[0]
+        ranked = np.argsort(-scores, kind="stable")
+        Z, scores = Z[ranked], scores[ranked]
+    return Z, scores
+
+
+def release_edges(
+    acquisition: LogExpectedImprovement,
+    W: np.ndarray,
+    reference: np.ndarray,
+    free: np.ndarray,
+    settle: Settle,
+    tolerance: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Take settled points off the edges of the box where that costs little LogEI.
+
+    Along a coordinate the model finds nearly irrelevant (a long lengthscale), LogEI is
+    almost flat, and the small rise of the posterior variance away from the data pulls
+    the best candidates and the polish to a bound: the proposal lands on a face or a
+    corner of the box (the smallest learning rate, the fewest leaves) by accident, not
+    because the model expects it to be good there. Each ``free`` coordinate of ``W``
+    (k, D) that sits on its lowest or highest valid value is given the ``reference``
+    point's value instead (the incumbent: what is known to work), greedily, the cheapest
+    first, while the point's LogEI stays within ``tolerance`` of where it started. An
+    edge the acquisition clearly prefers is kept. Returns the points, settled, and
+    their LogEI.
+    """
+    D = W.shape[1]
+    low, high = settle(np.vstack([np.zeros(D), np.ones(D)]))[1]
+    out = W.copy()
+    start = acquisition(out)
+    score = start.copy()
+
+    def on_edge(X: np.ndarray) -> np.ndarray:
+        return (np.abs(X - low) <= 1e-9) | (np.abs(X - high) <= 1e-9)
+
+    edge = free[None, :] & on_edge(out) & ~on_edge(reference[None, :])
+    while edge.any():
+        rows, cols = np.nonzero(edge)
+        trial = out[rows].copy()
+        trial[np.arange(len(rows)), cols] = reference[cols]
+        trial = settle(trial)[1]
+        trial_score = acquisition(trial)
+        loss = start[rows] - trial_score
+        for i in np.unique(rows):  # per point, the cheapest release, if cheap enough
+            mine = np.nonzero(rows == i)[0]
+            best = mine[np.argmin(loss[mine])]
+            if loss[best] <= tolerance:
+                out[i], score[i] = trial[best], trial_score[best]
+                edge[i, cols[best]] = False
+            else:
+                edge[i] = False  # every release left would cost too much
+    return out, score
+
+
+class BoxedAcquisition:
+    """An acquisition seen through the affine map of [0, 1]^D onto a box ``lo + width · u``,
+    so the unit-box polish searches inside the box (a trust region) and nowhere else."""
+
+    def __init__(self, acquisition: LogExpectedImprovement, lo: np.ndarray, width: np.ndarray) -> None:
+        self.acquisition, self.lo, self.width = acquisition, lo, width
+
+    def __call__(self, U: np.ndarray) -> np.ndarray:
+        """The acquisition at the mapped points (m,)."""
+        return self.acquisition(self.lo + self.width * U)
+
+    def value_and_grad(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The acquisition (m,) and its gradient in ``U`` (m, D), by the chain rule."""
+        value, grad = self.acquisition.value_and_grad(self.lo + self.width * U)
+        return value, grad * self.width
 
 
 def polish(

@@ -244,3 +244,26 @@ def test_pending_duplicates_of_observed_or_each_other_are_never_proposed_again()
     opt = BayesianOptimizer(space, seed=0, n_initial=1)
     opt.tell({"k": "a"}, 1.0)
     assert opt.ask(2, pending=[{"k": "b"}, {"k": "b"}]) == [{"k": "c"}]
+def test_ten_or_more_dimensions_search_inside_a_trust_region_that_shrinks_on_failures():
+    problem = get_problem("levy-10")
+    opt = BayesianOptimizer(problem.space, seed=0)
+    assert opt._trust is not None and opt._trust.failure_tolerance == 10
+    for _ in range(12):  # the design and two model proposals
+        (config,) = opt.ask(1)
+        opt.tell(config, problem.evaluate(config))
+    incumbent, value = opt.best()
+    center = opt._encoder.encode([incumbent])[0]
+    for _ in range(12):
+        (config,) = opt.ask(1)
+        # Inside the region around the incumbent it was searched in (no warps here).
+        lo, hi = opt._trust.box(center, opt._hp.lengthscales, opt._encoder.continuous)
+        z = opt._encoder.encode([config])[0]
+        assert ((z >= lo - 1e-9) & (z <= hi + 1e-9)).all()
+        assert np.prod(hi - lo) < 0.1  # a real restriction, not the whole box
+        opt.tell(config, value + 1.0)  # never an improvement
+    # Eleven failures in a row counted (each at the next ask): one halving.
+    assert opt._trust.length == 0.4
+
+
+def test_fewer_dimensions_search_the_whole_box():
+    assert BayesianOptimizer(get_problem("hartmann6").space, seed=0)._trust is None
