@@ -158,7 +158,7 @@ def _bench_parser(bench: argparse.ArgumentParser) -> None:
     bench.add_argument(
         "--from", nargs="+", dest="from_files", metavar="FILE",
         help="run nothing: report the runs saved in these results.jsonl files, combined "
-        "(a run found in several is taken from the last); --problems/--optimizers filter",
+        "(a run found in several is taken from the last); --problems/--optimizers/--seeds filter",
     )
     sub = bench.add_subparsers(dest="bench_verb", metavar="latency")
     latency = sub.add_parser(
@@ -838,6 +838,8 @@ def _bench_from(args: argparse.Namespace) -> int:
         results = [r for r in results if r.key.problem in args.problems]
     if args.optimizers:
         results = [r for r in results if r.key.optimizer in args.optimizers]
+    if args.seeds is not None:  # seeds 0..K-1, e.g. those every optimizer finished
+        results = [r for r in results if r.key.seed < args.seeds]
     order = {"problems": args.problems, "optimizers": args.optimizers}
     title = " ".join(["fasthpo bench --from", *args.from_files])
     report = markdown_report(results, title=title, **order)

@@ -87,6 +87,10 @@ def test_from_combines_saved_results_without_running(tmp_path):
     assert "2 runs: budget 6" in proc.stdout and "| hartmann3 |" not in proc.stdout
     assert "| problem | fasthpo-grid |" in proc.stdout and "| fasthpo-random" not in proc.stdout
 
+    proc = fasthpo("bench", "--from", *files, "--seeds", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "4 runs: budget 6 evaluations, 1 seed(s)" in proc.stdout
+
     missing = fasthpo("bench", "--from", str(tmp_path / "nowhere.jsonl"))
     assert missing.returncode == 2 and "nowhere.jsonl" in missing.stderr
     assert "Traceback" not in missing.stderr
