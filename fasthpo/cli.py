@@ -155,6 +155,11 @@ def _bench_parser(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--workers", type=int, default=1, help="runs in parallel processes")
     bench.add_argument("--cache", default=None, help="evaluation cache folder for real tasks")
     bench.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    bench.add_argument(
+        "--from", nargs="+", dest="from_files", metavar="FILE",
+        help="run nothing: report the runs saved in these results.jsonl files, combined "
+        "(a run found in several is taken from the last); --problems/--optimizers/--seeds filter",
+    )
     sub = bench.add_subparsers(dest="bench_verb", metavar="latency")
     latency = sub.add_parser(
         "latency", help="time one proposal after n observations, single-threaded"
@@ -789,6 +794,8 @@ def _bench(args: argparse.Namespace) -> int:
     from fasthpo.benchmark.runner import parse_plan, run_benchmark
     from fasthpo.benchmark.suites import get_suite
 
+    if args.from_files:
+        return _bench_from(args)
     suite = get_suite(args.suite)
     plan = parse_plan(
         problems=args.problems or suite.problems,
@@ -813,6 +820,38 @@ def _bench(args: argparse.Namespace) -> int:
         else:
             print("plots: " + ", ".join(str(p) for p in pngs), file=sys.stderr)
     print(f"results: {results_file}", file=sys.stderr)
+    return 0
+
+
+def _bench_from(args: argparse.Namespace) -> int:
+    """The report of saved results files (``bench --from``): nothing runs."""
+    from pathlib import Path
+
+    from fasthpo.benchmark.report import combine_results, markdown_report, plot_report
+    from fasthpo.errors import ConfigError
+
+    try:
+        results = combine_results(args.from_files)
+    except FileNotFoundError as exc:
+        raise ConfigError("from", str(exc)) from None
+    if args.problems:
+        results = [r for r in results if r.key.problem in args.problems]
+    if args.optimizers:
+        results = [r for r in results if r.key.optimizer in args.optimizers]
+    if args.seeds is not None:  # seeds 0..K-1, e.g. those every optimizer finished
+        results = [r for r in results if r.key.seed < args.seeds]
+    order = {"problems": args.problems, "optimizers": args.optimizers}
+    title = " ".join(["fasthpo bench --from", *args.from_files])
+    report = markdown_report(results, title=title, **order)
+    sys.stdout.write(report)
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "report.md").write_text(report, encoding="utf-8")
+        if not args.no_plots:
+            try:
+                plot_report(results, args.out, **order)
+            except ImportError as exc:
+                print(f"plots skipped: {exc}", file=sys.stderr)
     return 0
 
 

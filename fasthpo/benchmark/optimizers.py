@@ -51,8 +51,12 @@ Each peer runs with its own defaults except where fairness needs a choice:
 * ``skopt-gp``: ``Optimizer(base_estimator="GP")`` with the library defaults
   that ``gp_minimize`` uses: 10 random initial points, the ``gp_hedge``
   portfolio of EI/PI/LCB, ``acq_optimizer="auto"``.
+* ``botorch``: a standard BoTorch loop (``SingleTaskGP``, LogEI / qLogEI,
+  ``optimize_acqf`` with Ax's 20 restarts over 1,024 raw samples), described in
+  :mod:`fasthpo.benchmark.botorch_peer`; it starts with 10 scrambled Sobol points
+  and treats pending configurations as BoTorch does (``X_pending``).
 
-All three start with 10 random points, as ``RandomSearch`` would choose them.
+The first three start with 10 random points, as ``RandomSearch`` would choose them.
 
 Pending configurations
 ----------------------
@@ -84,6 +88,12 @@ from fasthpo.strategies.base import Observations, check_count, config_key
 
 #: How to install the peers: the published extra, or the same from a source checkout.
 BENCH_EXTRA = "pip install 'fasthpo[bench]' (from a checkout: pip install '.[bench]')"
+
+#: BoTorch needs PyTorch, whose CPU build is installed first (docs/benchmarks.md).
+BOTORCH_EXTRA = (
+    "pip install torch --index-url https://download.pytorch.org/whl/cpu, then "
+    "pip install 'fasthpo[bench-botorch]' (from a checkout: pip install '.[bench-botorch]')"
+)
 
 __all__ = ["AskTell", "OptimizerSpec", "get_optimizer", "optimizer_names"]
 
@@ -314,6 +324,15 @@ def _optuna_gp(space: SearchSpace, seed: int) -> AskTell:
     return OptunaStudy(space, sampler)
 
 
+# --- BoTorch ---------------------------------------------------------------------------------
+
+
+def _botorch(space: SearchSpace, seed: int) -> AskTell:
+    from fasthpo.benchmark.botorch_peer import BoTorchGP
+
+    return BoTorchGP(space, seed)
+
+
 # --- scikit-optimize --------------------------------------------------------------------------
 
 
@@ -453,6 +472,14 @@ _OPTIMIZERS: dict[str, OptimizerSpec] = {
             # greenlet is optional to Optuna, but without it GPSampler runs its
             # L-BFGS-B restarts one after another and proposes more slowly.
             install_hint=BENCH_EXTRA + " and PyTorch's CPU build (docs/benchmarks.md)",
+        ),
+        OptimizerSpec(
+            name="botorch",
+            description="BoTorch SingleTaskGP (default priors, Normalize/Standardize), "
+            "LogEI / qLogEI, optimize_acqf 20 restarts over 1024 raw samples, 10 Sobol points",
+            requires=("botorch", "torch"),
+            factory=_botorch,
+            install_hint=BOTORCH_EXTRA,
         ),
         OptimizerSpec(
             name="skopt-gp",

@@ -73,6 +73,22 @@ def load_results(path: str | Path) -> list[RunResult]:
     return results
 
 
+def combine_results(paths: Sequence[str | Path]) -> list[RunResult]:
+    """The finished runs of several results files, as one list (a run in several: the last file's).
+
+    Runs keep the order the files give them, so a table's columns follow the files.
+
+    Lets a table mix runs measured at different times, e.g. peers' results kept
+    in the repository with fasthpo's own rows rerun after a change.
+    """
+    runs: dict[RunKey, RunResult] = {}
+    for path in paths:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no results file at {path}")
+        runs.update((r.key, r) for r in load_results(path))
+    return list(runs.values())
+
+
 def regret_curves(results: Sequence[RunResult]) -> dict[RunKey, np.ndarray]:
     """Regret of the incumbent after each evaluation, for every successful run."""
     from fasthpo.benchmark.problems import get_problem

@@ -12,10 +12,29 @@ mlp-wine               StandardScaler → MLPClassifier(one hidden layer, adam, 
                        learning_rate_init [1e-4, 1e-1], activation relu|tanh
 elasticnet-diabetes    StandardScaler → ElasticNet: alpha [1e-5, 10],             5-fold CV MSE / var(y)
                        l1_ratio [0, 1]
+hgb-logloss-           HistGradientBoostingClassifier: learning_rate [1e-3, 1]    3-fold CV log-loss
+breast-cancer          log, max_iter [10, 100], max_leaf_nodes [2, 64] log,
+                       min_samples_leaf [1, 100] log, l2_regularization
+                       [1e-4, 10] log, max_features [0.1, 1]
+extratrees-diabetes    ExtraTreesRegressor: n_estimators [5, 80] log, max_depth   5-fold CV RMSE / std(y)
+                       [1, 20], min_samples_split [2, 64] log, min_samples_leaf
+                       [1, 64] log, max_features [0.05, 1]
+svr-diabetes           StandardScaler → SelectKBest(features [1, 10]) → SVR(rbf)  5-fold CV RMSE / std(y)
+                       on a standardised target: C [1e-2, 1e2], gamma
+                       [1e-4, 10], epsilon [1e-3, 2], all log
+sgd-logloss-digits     StandardScaler → SGDClassifier(log_loss, elasticnet,       3-fold CV log-loss
+                       invscaling): alpha [1e-6, 1] log, l1_ratio [0, 1], eta0
+                       [1e-4, 1] log, power_t [0.05, 1], epochs [2, 30] log
+rf-logloss-wine        RandomForestClassifier: n_estimators [5, 100] log,          3-fold CV log-loss
+                       max_depth [1, 16], min_samples_leaf [1, 40] log,
+                       max_features [0.05, 1], max_samples [0.1, 1]
 =====================  =========================================================  ==================
 
-Ranges that span decades are declared ``auto`` (as a user who does not know the
-scale would), the others ``linear``. Every evaluation is deterministic: fixed
+In the first four tasks, ranges that span decades are declared ``auto`` (as a
+user who does not know the scale would), the others ``linear``. The last five
+are scored continuously (log-loss, RMSE), so optimizers are told apart by more
+than a few distinct error rates, and declare ``log`` where a practitioner
+would: every peer then searches those ranges in log space. Every evaluation is deterministic: fixed
 ``random_state``, fixed shuffled folds, one thread (``n_jobs=1`` and BLAS/OpenMP
 pools limited to one thread). The elastic net's mean squared error is divided by
 the variance of the target, so 1 means "no better than predicting the mean".
@@ -35,6 +54,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import math
 import os
 import sqlite3
 import time
@@ -253,6 +273,71 @@ def elasticnet_diabetes(config: dict[str, Any]) -> float:
     return mse / float(_dataset("diabetes")[1].var())
 
 
+def _cv_rmse(model: Any, dataset: str, *, folds: int) -> float:
+    """Cross-validated root mean squared error on fixed folds, divided by std(y)."""
+    mse = -_cv_score(model, dataset, folds=folds, stratified=False, scoring="neg_mean_squared_error")
+    return math.sqrt(mse) / float(_dataset(dataset)[1].std())
+
+
+def _cv_log_loss(model: Any, dataset: str, *, folds: int) -> float:
+    """Cross-validated log-loss (cross-entropy, nats) on fixed stratified folds."""
+    return -_cv_score(model, dataset, folds=folds, stratified=True, scoring="neg_log_loss")
+
+
+def hgb_logloss_breast_cancer(config: dict[str, Any]) -> float:
+    """3-fold CV log-loss of histogram gradient boosting on the breast-cancer data."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    model = HistGradientBoostingClassifier(**config, early_stopping=False, random_state=0)
+    return _cv_log_loss(model, "breast_cancer", folds=3)
+
+
+def extratrees_diabetes(config: dict[str, Any]) -> float:
+    """5-fold CV RMSE / std(y) of an extra-trees regressor on the diabetes data."""
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    model = ExtraTreesRegressor(**config, random_state=0, n_jobs=1)
+    return _cv_rmse(model, "diabetes", folds=5)
+
+
+def svr_diabetes(config: dict[str, Any]) -> float:
+    """5-fold CV RMSE / std(y) of scaling → k best features → RBF SVR on a standardised target."""
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.feature_selection import SelectKBest, f_regression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVR
+
+    pipeline = make_pipeline(
+        StandardScaler(), SelectKBest(f_regression, k=config["features"]),
+        SVR(C=config["C"], gamma=config["gamma"], epsilon=config["epsilon"]),
+    )
+    model = TransformedTargetRegressor(regressor=pipeline, transformer=StandardScaler())
+    return _cv_rmse(model, "diabetes", folds=5)
+
+
+def sgd_logloss_digits(config: dict[str, Any]) -> float:
+    """3-fold CV log-loss of a standardised elastic-net logistic SGD classifier on the digits."""
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    sgd = SGDClassifier(
+        loss="log_loss", penalty="elasticnet", alpha=config["alpha"], l1_ratio=config["l1_ratio"],
+        learning_rate="invscaling", eta0=config["eta0"], power_t=config["power_t"],
+        max_iter=config["epochs"], tol=None, random_state=0,
+    )
+    return _cv_log_loss(make_pipeline(StandardScaler(), sgd), "digits", folds=3)
+
+
+def rf_logloss_wine(config: dict[str, Any]) -> float:
+    """3-fold CV log-loss of a random forest on the wine data."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    model = RandomForestClassifier(**config, random_state=0, n_jobs=1)
+    return _cv_log_loss(model, "wine", folds=3)
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """A real task: what it is, its space, how a value is computed, and its version.
@@ -304,6 +389,61 @@ TASKS: dict[str, TaskSpec] = {
             Continuous("l1_ratio", 0.0, 1.0, scaling="linear"),
         ]),
         elasticnet_diabetes,
+    ),
+    "hgb-logloss-breast-cancer": TaskSpec(
+        "gradient boosting on breast cancer: 6 hyperparameters, 3 integer, 3 log; 3-fold CV log-loss",
+        lambda: SearchSpace([
+            Continuous("learning_rate", 1e-3, 1.0, scaling="log"),
+            Integer("max_iter", 10, 100, scaling="linear"),
+            Integer("max_leaf_nodes", 2, 64, scaling="log"),
+            Integer("min_samples_leaf", 1, 100, scaling="log"),
+            Continuous("l2_regularization", 1e-4, 10.0, scaling="log"),
+            Continuous("max_features", 0.1, 1.0, scaling="linear"),
+        ]),
+        hgb_logloss_breast_cancer,
+    ),
+    "extratrees-diabetes": TaskSpec(
+        "extra trees on diabetes: 5 hyperparameters, 4 integer; 5-fold CV RMSE / std(y)",
+        lambda: SearchSpace([
+            Integer("n_estimators", 5, 80, scaling="log"),
+            Integer("max_depth", 1, 20, scaling="linear"),
+            Integer("min_samples_split", 2, 64, scaling="log"),
+            Integer("min_samples_leaf", 1, 64, scaling="log"),
+            Continuous("max_features", 0.05, 1.0, scaling="linear"),
+        ]),
+        extratrees_diabetes,
+    ),
+    "svr-diabetes": TaskSpec(
+        "RBF SVR on diabetes: k best features, C, gamma, epsilon (log); 5-fold CV RMSE / std(y)",
+        lambda: SearchSpace([
+            Integer("features", 1, 10, scaling="linear"),
+            Continuous("C", 1e-2, 1e2, scaling="log"),
+            Continuous("gamma", 1e-4, 10.0, scaling="log"),
+            Continuous("epsilon", 1e-3, 2.0, scaling="log"),
+        ]),
+        svr_diabetes,
+    ),
+    "sgd-logloss-digits": TaskSpec(
+        "elastic-net logistic SGD on digits: 5 hyperparameters, 3 log; 3-fold CV log-loss",
+        lambda: SearchSpace([
+            Continuous("alpha", 1e-6, 1.0, scaling="log"),
+            Continuous("l1_ratio", 0.0, 1.0, scaling="linear"),
+            Continuous("eta0", 1e-4, 1.0, scaling="log"),
+            Continuous("power_t", 0.05, 1.0, scaling="linear"),
+            Integer("epochs", 2, 30, scaling="log"),
+        ]),
+        sgd_logloss_digits,
+    ),
+    "rf-logloss-wine": TaskSpec(
+        "random forest on wine: 5 hyperparameters, 4 integer; 3-fold CV log-loss",
+        lambda: SearchSpace([
+            Integer("n_estimators", 5, 100, scaling="log"),
+            Integer("max_depth", 1, 16, scaling="linear"),
+            Integer("min_samples_leaf", 1, 40, scaling="log"),
+            Continuous("max_features", 0.05, 1.0, scaling="linear"),
+            Continuous("max_samples", 0.1, 1.0, scaling="linear"),
+        ]),
+        rf_logloss_wine,
     ),
 }
 

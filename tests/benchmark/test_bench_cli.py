@@ -63,3 +63,34 @@ def test_latency_table(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "fasthpo-random" in proc.stdout
     assert "| 2 | 5 |" in proc.stdout.replace("  ", " ")
+
+
+def test_from_combines_saved_results_without_running(tmp_path):
+    common = ("--problems", "hartmann3", "branin", "--budget", "6", "--seeds", "2", "--no-plots")
+    for optimizer in ("fasthpo-random", "fasthpo-grid"):
+        proc = fasthpo("bench", *common, "--optimizers", optimizer, "--out", str(tmp_path / optimizer))
+        assert proc.returncode == 0, proc.stderr
+    files = [str(tmp_path / o / "results.jsonl") for o in ("fasthpo-random", "fasthpo-grid")]
+    before = [open(f).read() for f in files]
+
+    proc = fasthpo("bench", "--from", *files, "--out", str(tmp_path / "combined"), "--no-plots")
+    assert proc.returncode == 0, proc.stderr
+    assert "8 runs: budget 6 evaluations, 2 seed(s)" in proc.stdout
+    assert "| problem | fasthpo-random | fasthpo-grid |" in proc.stdout
+    assert (tmp_path / "combined" / "report.md").read_text() == proc.stdout
+    assert [open(f).read() for f in files] == before  # nothing ran, nothing was appended
+
+    # The same run in two files counts once; filters pick rows and columns.
+    proc = fasthpo("bench", "--from", files[0], files[0], files[1],
+                   "--problems", "branin", "--optimizers", "fasthpo-grid")
+    assert proc.returncode == 0, proc.stderr
+    assert "2 runs: budget 6" in proc.stdout and "| hartmann3 |" not in proc.stdout
+    assert "| problem | fasthpo-grid |" in proc.stdout and "| fasthpo-random" not in proc.stdout
+
+    proc = fasthpo("bench", "--from", *files, "--seeds", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "4 runs: budget 6 evaluations, 1 seed(s)" in proc.stdout
+
+    missing = fasthpo("bench", "--from", str(tmp_path / "nowhere.jsonl"))
+    assert missing.returncode == 2 and "nowhere.jsonl" in missing.stderr
+    assert "Traceback" not in missing.stderr

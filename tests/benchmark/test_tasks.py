@@ -26,6 +26,16 @@ GOOD = {
     "mlp-wine": ({"hidden_units": 8, "alpha": 1e-4, "learning_rate_init": 0.05, "activation": "tanh"},
                  (0.0, 0.08)),
     "elasticnet-diabetes": ({"alpha": 1e-2, "l1_ratio": 0.5}, (0.3, 0.8)),
+    "hgb-logloss-breast-cancer": ({"learning_rate": 0.1, "max_iter": 50, "max_leaf_nodes": 8,
+                                   "min_samples_leaf": 10, "l2_regularization": 1.0,
+                                   "max_features": 0.5}, (0.03, 0.2)),
+    "extratrees-diabetes": ({"n_estimators": 20, "max_depth": 6, "min_samples_split": 8,
+                             "min_samples_leaf": 4, "max_features": 0.5}, (0.6, 0.85)),
+    "svr-diabetes": ({"features": 8, "C": 1.0, "gamma": 0.01, "epsilon": 0.3}, (0.6, 0.85)),
+    "sgd-logloss-digits": ({"alpha": 1e-2, "l1_ratio": 0.0, "eta0": 0.01, "power_t": 0.1,
+                            "epochs": 10}, (0.1, 0.8)),
+    "rf-logloss-wine": ({"n_estimators": 50, "max_depth": 8, "min_samples_leaf": 1,
+                         "max_features": 0.3, "max_samples": 0.8}, (0.05, 0.3)),
 }
 # A poor configuration of each, to see that the value responds to the hyperparameters.
 POOR = {
@@ -34,6 +44,16 @@ POOR = {
                            "min_samples_leaf": 50, "l2_regularization": 10.0}, 0.3),
     "mlp-wine": ({"hidden_units": 4, "alpha": 1e-6, "learning_rate_init": 1e-4, "activation": "relu"}, 0.4),
     "elasticnet-diabetes": ({"alpha": 10.0, "l1_ratio": 0.0}, 0.75),
+    "hgb-logloss-breast-cancer": ({"learning_rate": 1e-3, "max_iter": 10, "max_leaf_nodes": 2,
+                                   "min_samples_leaf": 100, "l2_regularization": 10.0,
+                                   "max_features": 0.1}, 0.6),
+    "extratrees-diabetes": ({"n_estimators": 5, "max_depth": 1, "min_samples_split": 64,
+                             "min_samples_leaf": 64, "max_features": 0.05}, 0.9),
+    "svr-diabetes": ({"features": 1, "C": 0.01, "gamma": 10.0, "epsilon": 2.0}, 1.0),
+    "sgd-logloss-digits": ({"alpha": 1.0, "l1_ratio": 1.0, "eta0": 1e-4, "power_t": 1.0,
+                            "epochs": 2}, 2.0),
+    "rf-logloss-wine": ({"n_estimators": 5, "max_depth": 1, "min_samples_leaf": 40,
+                         "max_features": 0.05, "max_samples": 0.1}, 0.8),
 }
 SPACES = {
     "svm-digits": {"C": (Continuous, 1e-3, 1e3, "auto"), "gamma": (Continuous, 1e-5, 10.0, "auto")},
@@ -48,6 +68,32 @@ SPACES = {
     },
     "elasticnet-diabetes": {"alpha": (Continuous, 1e-5, 10.0, "auto"),
                             "l1_ratio": (Continuous, 0.0, 1.0, "linear")},
+    # The tasks scored by log-loss or RMSE declare their scalings, as a practitioner would.
+    "hgb-logloss-breast-cancer": {
+        "learning_rate": (Continuous, 1e-3, 1.0, "log"), "max_iter": (Integer, 10, 100, "linear"),
+        "max_leaf_nodes": (Integer, 2, 64, "log"), "min_samples_leaf": (Integer, 1, 100, "log"),
+        "l2_regularization": (Continuous, 1e-4, 10.0, "log"),
+        "max_features": (Continuous, 0.1, 1.0, "linear"),
+    },
+    "extratrees-diabetes": {
+        "n_estimators": (Integer, 5, 80, "log"), "max_depth": (Integer, 1, 20, "linear"),
+        "min_samples_split": (Integer, 2, 64, "log"), "min_samples_leaf": (Integer, 1, 64, "log"),
+        "max_features": (Continuous, 0.05, 1.0, "linear"),
+    },
+    "svr-diabetes": {
+        "features": (Integer, 1, 10, "linear"), "C": (Continuous, 1e-2, 1e2, "log"),
+        "gamma": (Continuous, 1e-4, 10.0, "log"), "epsilon": (Continuous, 1e-3, 2.0, "log"),
+    },
+    "sgd-logloss-digits": {
+        "alpha": (Continuous, 1e-6, 1.0, "log"), "l1_ratio": (Continuous, 0.0, 1.0, "linear"),
+        "eta0": (Continuous, 1e-4, 1.0, "log"), "power_t": (Continuous, 0.05, 1.0, "linear"),
+        "epochs": (Integer, 2, 30, "log"),
+    },
+    "rf-logloss-wine": {
+        "n_estimators": (Integer, 5, 100, "log"), "max_depth": (Integer, 1, 16, "linear"),
+        "min_samples_leaf": (Integer, 1, 40, "log"), "max_features": (Continuous, 0.05, 1.0, "linear"),
+        "max_samples": (Continuous, 0.1, 1.0, "linear"),
+    },
 }
 
 
