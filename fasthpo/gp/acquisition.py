@@ -73,21 +73,12 @@ class LogExpectedImprovement:
         return value, d_mu[:, None] * dmean + d_sigma[:, None] * dstd
 
 
-    def ascend(
-        self, starts: np.ndarray, free: np.ndarray, *, maxiter: int = 40,
-        box: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> np.ndarray:
+    def ascend(self, starts: np.ndarray, free: np.ndarray, *, maxiter: int = 40) -> np.ndarray:
         """Each start (k, D) moved uphill over the ``free`` coordinates in [0, 1]; (k, D).
 
         One native call (``_native.logei_polish``): a projected L-BFGS per start, the
         trial points of all starts scored by one posterior pass per round, so no Python
         runs between iterations. A start where LogEI is not finite stays where it is.
-
-        ``box = (lo, width)`` (both (D,), widths > 0): the starts and the result are
-        coordinates ``u`` of the box's points ``lo + width · u``. The kernel depends
-        on ``(z - x) / lengthscale`` only, so the climb runs on the data mapped into
-        the box's coordinates, with lengthscales divided by the widths: the same
-        surface, and the same native loop, confined to the box.
         """
         gp = self.gp
         Z = np.array(starts, dtype=float, order="C")
@@ -95,16 +86,9 @@ class LogExpectedImprovement:
             return Z
         if not np.isfinite(Z).all():
             raise ValueError("starts must be finite")
-        X, lengthscales = gp.X, gp.hp.lengthscales
-        if box is not None:
-            lo, width = (np.asarray(a, dtype=float) for a in box)
-            if not (width > 0).all():
-                raise ValueError("box widths must be positive")
-            X = np.ascontiguousarray((X - lo) / width)
-            lengthscales = np.ascontiguousarray(lengthscales / width)
         mask = np.ascontiguousarray(free, dtype=np.uint8)
         _native.logei_polish(
-            Z, mask, X, gp.L, gp.alpha, lengthscales, gp.hp.amplitude, gp.hp.mean,
+            Z, mask, gp.X, gp.L, gp.alpha, gp.hp.lengthscales, gp.hp.amplitude, gp.hp.mean,
             self.best, maxiter, np.empty(len(Z)),
         )
         return Z

@@ -210,13 +210,6 @@ def polish(
         return starts.copy()
     if type(acquisition) is LogExpectedImprovement:
         return acquisition.ascend(starts, np.asarray(free, dtype=bool), maxiter=maxiter)
-    if isinstance(acquisition, BoxedAcquisition) and type(acquisition.acquisition) is LogExpectedImprovement \
-            and (acquisition.width > 0).all():
-        # A trust region: the same native climb, in the box's coordinates.
-        return acquisition.acquisition.ascend(
-            starts, np.asarray(free, dtype=bool), maxiter=maxiter,
-            box=(acquisition.lo, acquisition.width),
-        )
     return _polish_scipy(acquisition, starts, idx, maxiter)
 
 
