@@ -59,7 +59,7 @@ class CandidateSearch:
     n_polish: int = 4
     polish_maxiter: int = 40
     n_exact: int = 16
-    edge_tolerance: float = 0.25
+    edge_tolerance: float = 0.1
 
 
 def rank_candidates(
