@@ -147,6 +147,18 @@ cdef inline void _check_shape(Py_ssize_t rows, Py_ssize_t cols,
         )
 
 
+cdef inline void _check_posterior(const double[:, ::1] X, Py_ssize_t d,
+                                  const double[::1] lengthscales, const double[:, ::1] L,
+                                  const double[::1] alpha) except *:
+    """The checks every pass over a fitted posterior (X, L, alpha) makes on its inputs."""
+    cdef Py_ssize_t n = X.shape[0]
+    if X.shape[1] != d:
+        raise ValueError(f"Z has d={d} columns but X has {X.shape[1]}")
+    _check_lengthscales(lengthscales, d)
+    _check_shape(L.shape[0], L.shape[1], n, n, "L")
+    _check_same_length(n, alpha.shape[0], "alpha")
+
+
 def matern52_lml_grad(const double[:, ::1] X, const double[:, ::1] W,
                       const double[::1] lengthscales, double amplitude,
                       double[::1] g_log_ls, double[:, ::1] G_X=None):
@@ -354,11 +366,7 @@ def gp_posterior_grad(const double[:, ::1] Z, const double[:, ::1] X, const doub
     cdef char notrans = b'N'
     cdef char nonunit = b'N'
     cdef int rc = 0
-    if X.shape[1] != d:
-        raise ValueError(f"Z has d={d} columns but X has {X.shape[1]}")
-    _check_lengthscales(lengthscales, d)
-    _check_shape(L.shape[0], L.shape[1], n, n, "L")
-    _check_same_length(n, alpha.shape[0], "alpha")
+    _check_posterior(X, d, lengthscales, L, alpha)
     _check_same_length(m, mu.shape[0], "mu")
     _check_same_length(m, std.shape[0], "std")
     _check_shape(dmu.shape[0], dmu.shape[1], m, d, "output dmu")
@@ -474,11 +482,7 @@ def gp_logei_grad(const double[:, ::1] Z, const double[:, ::1] X, const double[:
     cdef Py_ssize_t d = Z.shape[1]
     cdef int rc = 0
     cdef double[::1] scratch
-    if X.shape[1] != d:
-        raise ValueError(f"Z has d={d} columns but X has {X.shape[1]}")
-    _check_lengthscales(lengthscales, d)
-    _check_shape(L.shape[0], L.shape[1], n, n, "L")
-    _check_same_length(n, alpha.shape[0], "alpha")
+    _check_posterior(X, d, lengthscales, L, alpha)
     _check_same_length(m, value.shape[0], "value")
     _check_shape(grad.shape[0], grad.shape[1], m, d, "output grad")
     _check_shape(work.shape[0], work.shape[1], m, n, "work")
@@ -581,12 +585,8 @@ def logei_polish(double[:, ::1] Z, const unsigned char[::1] free, const double[:
     cdef Py_ssize_t f = 0
     cdef Py_ssize_t i
     cdef int evaluations = 0
-    if X.shape[1] != D:
-        raise ValueError(f"Z has d={D} columns but X has {X.shape[1]}")
-    _check_lengthscales(lengthscales, D)
+    _check_posterior(X, D, lengthscales, L, alpha)
     _check_same_length(D, free.shape[0], "free")
-    _check_shape(L.shape[0], L.shape[1], n, n, "L")
-    _check_same_length(n, alpha.shape[0], "alpha")
     _check_same_length(k, values.shape[0], "values")
     if n < 1:
         raise ValueError("logei_polish needs at least one observation")

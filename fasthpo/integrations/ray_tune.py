@@ -157,14 +157,12 @@ class FastGPSearch(Searcher):
 
     def get_state(self) -> dict[str, Any]:
         """The searcher's state as JSON-ready data: space, results, seed."""
-        space = self._ensure_optimizer().space
         return {
             "version": _STATE_VERSION,
             "metric": self._metric,
             "mode": self._mode,
             "seed": self.seed,
-            "space": space.to_dict(),
-            "tune_space": self._tune_space_description(),
+            "space": self._model_space().to_dict(),
             "told": [{"config": c, "value": v} for c, v in self._told],
         }
 
@@ -174,7 +172,7 @@ class FastGPSearch(Searcher):
             raise ConfigError("state", f"unknown FastGPSearch state version {state.get('version')!r}")
         if self._tune_space is None:
             raise ConfigError("state", "give the searcher its space before restoring its state")
-        if state.get("space") != self._ensure_optimizer().space.to_dict():
+        if state.get("space") != self._space.to_dict():
             raise ConfigError("state", "the saved search space differs from this searcher's")
         self._metric, self._mode, self.seed = state["metric"], state["mode"], state["seed"]
         self._optimizer, self._told, self._live = None, [], {}
@@ -240,20 +238,20 @@ class FastGPSearch(Searcher):
             return Integer(name, int(low), int(high), scaling=scaling)
         return Continuous(name, float(low), float(high), scaling=scaling)
 
-    def _tune_space_description(self) -> dict[str, str]:
-        return {key: str(domain) for key, domain in flatten_dict(self._tune_space or {}).items()}
-
     # -- telling and converting --------------------------------------------------------
 
-    def _ensure_optimizer(self) -> BayesianOptimizer:
+    def _model_space(self) -> SearchSpace:
         if self._tune_space is None:
             raise ConfigError(
                 "param_space", "FastGPSearch has no search space: give param_space to tune.Tuner "
                 "or space= to FastGPSearch",
             )
+        return self._space
+
+    def _ensure_optimizer(self) -> BayesianOptimizer:
         if self._optimizer is None:
             direction: Direction = "maximize" if self._mode == "max" else "minimize"
-            self._optimizer = BayesianOptimizer(self._space, seed=self.seed, direction=direction)
+            self._optimizer = BayesianOptimizer(self._model_space(), seed=self.seed, direction=direction)
         return self._optimizer
 
     def _tell(self, config: Mapping[str, Any], value: float | None) -> None:
