@@ -40,3 +40,35 @@ def test_fresh_model_fit(benchmark, n: int) -> None:
 
     size = benchmark.pedantic(fit, setup=lambda: ((_loaded(n),), {}), rounds=3, iterations=1)
     assert size == n
+
+
+@pytest.mark.parametrize("engine", ["native", "scipy"])
+@pytest.mark.parametrize("n", [100, 200])
+def test_map_fit_engine(benchmark, n: int, engine: str) -> None:
+    """The MAP fit alone from the prior mode at d = 20 (200 is the largest fit subset): the
+    native projected L-BFGS against scipy's L-BFGS-B on the same objective and settings."""
+    from scipy.optimize import minimize
+
+    from fasthpo.gp.model import Hyperparameters, NegLogPosterior, bounds, fit_hyperparameters
+    from fasthpo.strategies.bayesian import FRESH_FIT
+
+    benchmark.group = f"MAP fit d={D} n={n}"
+    X = np.random.default_rng(n).random((n, D))
+    y = np.array([levy_cube(row) for row in X])
+    y = (y - np.median(y)) / y.std()
+    start = Hyperparameters.prior_mode(D)
+    objective = NegLogPosterior(X, y)
+
+    def native() -> float:
+        return float(objective(fit_hyperparameters(X, y, starts=[start], settings=FRESH_FIT).vector())[0])
+
+    def scipy() -> float:
+        result = minimize(
+            objective, start.vector(), jac=True, method="L-BFGS-B", bounds=bounds(D),
+            options={"maxiter": FRESH_FIT.maxiter, "ftol": FRESH_FIT.ftol, "gtol": FRESH_FIT.gtol},
+        )
+        return float(result.fun)
+
+    with single_threaded_blas():
+        value = benchmark.pedantic(native if engine == "native" else scipy, rounds=3, iterations=1)
+    assert np.isfinite(value)

@@ -37,5 +37,10 @@ def gp_logei_grad(
 ) -> None: ...
 def logei_polish(
     Z: _F, free: NDArray[np.uint8], X: _F, L: _F, alpha: _F, lengthscales: _F, amplitude: float,
-    mean: float, best: float, maxiter: int, values: _F,
+    mean: float, best: float, maxiter: int, values: _F, lower: _F | None = None,
+    upper: _F | None = None, scaled: bool = True,
 ) -> int: ...
+def gp_map_fit(
+    X: _F, y: _F, theta: _F, lower: _F, upper: _F, prior_mean: _F, prior_precision: _F,
+    maxiter: int, ftol: float, gtol: float, grad: _F | None = None,
+) -> tuple[float, int, int]: ...

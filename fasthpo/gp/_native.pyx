@@ -15,7 +15,7 @@ outputs are allocated by the caller. Every call releases the GIL.
 """
 
 from cython.view cimport array as cvarray
-from libc.math cimport INFINITY, fabs, log, sqrt
+from libc.math cimport INFINITY, exp, fabs, log, sqrt
 from libc.stddef cimport ptrdiff_t
 from libc.stdlib cimport free as free_mem, malloc
 from scipy.linalg.cython_blas cimport dtrsm
@@ -251,6 +251,71 @@ def erfcx(const double[::1] x, double[::1] out):
 cdef double _LOG_2PI = 1.8378770664093454835606594728112
 
 
+cdef int _lml_pass(const double *X, Py_ssize_t n, Py_ssize_t d, const double *r,
+                   const double *lengthscales, double amplitude, double noise, double *work,
+                   double *alpha, double *g_log_ls, double *G_X, double *out) noexcept nogil:
+    """The body of :func:`gp_lml_grad` on checked arguments, n >= 1: out[0..3] receives
+    (lml, g_log_amp, trace_W, jitter). Returns 0, 1 when K_y cannot be factorised
+    (lml = -inf), or -1 when the kernel's scratch cannot be allocated."""
+    cdef Py_ssize_t i, j
+    cdef int fn = <int>n
+    cdef int one = 1
+    cdef int info = 0
+    cdef int rc = 0
+    cdef char uplo = b'L'
+    cdef double jitter = 1e-9 * amplitude
+    cdef double limit = 1e-2 * amplitude * (1.0 + 1e-9)
+    cdef double half_logdet = 0.0
+    cdef double quad = 0.0
+    cdef double trace = 0.0
+    cdef double g_log_amp = 0.0
+    out[0] = -INFINITY
+    out[1] = 0.0
+    out[2] = 0.0
+    rc = fh_matern52_symmetric(X, n, d, lengthscales, amplitude, work)
+    if rc != 0:
+        out[3] = jitter
+        return -1
+    # Row-major upper triangle = column-major lower ('L'): dpotrf and dpotri
+    # write only there, so the strict lower triangle keeps K for a retry.
+    while True:
+        for i in range(n):
+            work[i * n + i] = amplitude + noise + jitter
+        dpotrf(&uplo, &fn, work, &fn, &info)
+        if info == 0 or jitter > limit:
+            break
+        jitter *= 10.0
+        for i in range(n):
+            for j in range(i + 1, n):
+                work[i * n + j] = work[j * n + i]
+    out[3] = jitter
+    if info != 0:
+        return 1
+    for i in range(n):
+        half_logdet += log(work[i * n + i])
+        alpha[i] = r[i]
+    dpotrs(&uplo, &fn, &one, work, &fn, alpha, &fn, &info)
+    for i in range(n):
+        quad += r[i] * alpha[i]
+    if g_log_ls == NULL:  # the value alone: no inverse, no gradient pass
+        out[0] = -0.5 * quad - half_logdet - 0.5 * n * _LOG_2PI
+        return 0
+    dpotri(&uplo, &fn, work, &fn, &info)
+    if info != 0:
+        return 1
+    for i in range(n):
+        for j in range(i, n):
+            work[i * n + j] = alpha[i] * alpha[j] - work[i * n + j]
+        trace += work[i * n + i]
+    if fh_matern52_lml_grad(X, n, d, lengthscales, amplitude, work, g_log_ls, &g_log_amp,
+                            G_X) != 0:
+        return -1
+    out[0] = -0.5 * quad - half_logdet - 0.5 * n * _LOG_2PI
+    out[1] = g_log_amp
+    out[2] = trace
+    return 0
+
+
 def gp_lml_grad(const double[:, ::1] X, const double[::1] r,
                 const double[::1] lengthscales, double amplitude, double noise,
                 double[:, ::1] work, double[::1] alpha, double[::1] g_log_ls,
@@ -269,24 +334,16 @@ def gp_lml_grad(const double[:, ::1] X, const double[::1] r,
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef Py_ssize_t d = X.shape[1]
-    cdef Py_ssize_t i, j
-    cdef int fn = <int>n
-    cdef int one = 1
-    cdef int info = 0
     cdef int rc = 0
-    cdef char uplo = b'L'
-    cdef double jitter = 1e-9 * amplitude
-    cdef double limit = 1e-2 * amplitude * (1.0 + 1e-9)
-    cdef double half_logdet = 0.0
-    cdef double quad = 0.0
-    cdef double trace = 0.0
-    cdef double g_log_amp = 0.0
+    cdef double out[4]
     cdef double *gx = NULL
+    cdef double *gl = NULL
     _check_lengthscales(lengthscales, d)
     _check_same_length(n, r.shape[0], "r")
     _check_same_length(n, alpha.shape[0], "alpha")
     if g_log_ls is not None:
         _check_same_length(d, g_log_ls.shape[0], "g_log_ls")
+        gl = &g_log_ls[0]
     _check_shape(work.shape[0], work.shape[1], n, n, "work")
     if G_X is not None:
         _check_shape(G_X.shape[0], G_X.shape[1], n, d, "output G_X")
@@ -294,51 +351,15 @@ def gp_lml_grad(const double[:, ::1] X, const double[::1] r,
     if n == 0:
         if g_log_ls is not None:
             g_log_ls[:] = 0.0
-        return 0.0, 0.0, 0.0, jitter
+        return 0.0, 0.0, 0.0, 1e-9 * amplitude
     if n > 2147483647:
         raise ValueError(f"n={n} is beyond LAPACK's 32-bit sizes")
     with nogil:
-        rc = fh_matern52_symmetric(&X[0, 0], n, d, &lengthscales[0], amplitude, &work[0, 0])
-        if rc == 0:
-            # Row-major upper triangle = column-major lower ('L'): dpotrf and dpotri
-            # write only there, so the strict lower triangle keeps K for a retry.
-            while True:
-                for i in range(n):
-                    work[i, i] = amplitude + noise + jitter
-                dpotrf(&uplo, &fn, &work[0, 0], &fn, &info)
-                if info == 0 or jitter > limit:
-                    break
-                jitter *= 10.0
-                for i in range(n):
-                    for j in range(i + 1, n):
-                        work[i, j] = work[j, i]
-    if rc != 0:
+        rc = _lml_pass(&X[0, 0], n, d, &r[0], &lengthscales[0], amplitude, noise, &work[0, 0],
+                       &alpha[0], gl, gx, out)
+    if rc < 0:
         raise MemoryError(f"gp_lml_grad: cannot allocate scratch for n={n}, d={d}")
-    if info != 0:
-        return -INFINITY, 0.0, 0.0, jitter
-    with nogil:
-        for i in range(n):
-            half_logdet += log(work[i, i])
-            alpha[i] = r[i]
-        dpotrs(&uplo, &fn, &one, &work[0, 0], &fn, &alpha[0], &fn, &info)
-        for i in range(n):
-            quad += r[i] * alpha[i]
-    if g_log_ls is None:  # the value alone: no inverse, no gradient pass
-        return -0.5 * quad - half_logdet - 0.5 * n * _LOG_2PI, 0.0, 0.0, jitter
-    with nogil:
-        dpotri(&uplo, &fn, &work[0, 0], &fn, &info)
-        if info == 0:
-            for i in range(n):
-                for j in range(i, n):
-                    work[i, j] = alpha[i] * alpha[j] - work[i, j]
-                trace += work[i, i]
-            rc = fh_matern52_lml_grad(&X[0, 0], n, d, &lengthscales[0], amplitude,
-                                      &work[0, 0], &g_log_ls[0], &g_log_amp, gx)
-    if info != 0:
-        return -INFINITY, 0.0, 0.0, jitter
-    if rc != 0:
-        raise MemoryError(f"gp_lml_grad: cannot allocate scratch for n={n}, d={d}")
-    return -0.5 * quad - half_logdet - 0.5 * n * _LOG_2PI, g_log_amp, trace, jitter
+    return out[0], out[1], out[2], out[3]
 
 
 def gp_posterior_grad(const double[:, ::1] Z, const double[:, ::1] X, const double[:, ::1] L,
@@ -519,14 +540,15 @@ cdef inline double _dot(const double *a, const double *b, Py_ssize_t f) noexcept
     return acc
 
 
-cdef inline double _clip01(double v) noexcept nogil:
-    return 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
+cdef inline double _clip(double v, double lo, double hi) noexcept nogil:
+    return lo if v < lo else (hi if v > hi else v)
 
 
-cdef void _lbfgs_direction(Py_ssize_t f, const double *x, const double *g, const double *S,
-                           const double *Y, const double *rho, int count, int head,
-                           double *p, double *coef) noexcept nogil:
-    """p = -H g over the coordinates not held at a bound (those stay 0).
+cdef void _lbfgs_direction(Py_ssize_t f, const double *x, const double *g, const double *lo,
+                           const double *hi, const double *S, const double *Y,
+                           const double *rho, int count, int head, double *p,
+                           double *coef) noexcept nogil:
+    """p = -H g over the coordinates not held at a bound of [lo, hi] (those stay 0).
 
     H is the L-BFGS inverse-Hessian estimate of the ``count`` newest pairs (ring of
     _MEMORY rows, the newest at head - 1), scaled by s.y / y.y of the newest; with no
@@ -536,7 +558,7 @@ cdef void _lbfgs_direction(Py_ssize_t f, const double *x, const double *g, const
     cdef int j, row
     cdef double nrm, gamma, b
     for i in range(f):
-        if (x[i] <= 0.0 and g[i] > 0.0) or (x[i] >= 1.0 and g[i] < 0.0):
+        if (x[i] <= lo[i] and g[i] > 0.0) or (x[i] >= hi[i] and g[i] < 0.0):
             p[i] = 0.0
         else:
             p[i] = g[i]
@@ -560,7 +582,7 @@ cdef void _lbfgs_direction(Py_ssize_t f, const double *x, const double *g, const
         for i in range(f):
             p[i] += (coef[j] - b) * S[row * f + i]
     for i in range(f):
-        if (x[i] <= 0.0 and g[i] > 0.0) or (x[i] >= 1.0 and g[i] < 0.0):
+        if (x[i] <= lo[i] and g[i] > 0.0) or (x[i] >= hi[i] and g[i] < 0.0):
             p[i] = 0.0
         else:
             p[i] = -p[i]
@@ -568,14 +590,21 @@ cdef void _lbfgs_direction(Py_ssize_t f, const double *x, const double *g, const
 
 def logei_polish(double[:, ::1] Z, const unsigned char[::1] free, const double[:, ::1] X,
                  const double[:, ::1] L, const double[::1] alpha, const double[::1] lengthscales,
-                 double amplitude, double mean, double best, int maxiter, double[::1] values):
-    """Maximise LogEI from each row of Z (k, d) in place, over the ``free`` columns in [0, 1].
+                 double amplitude, double mean, double best, int maxiter, double[::1] values,
+                 const double[::1] lower=None, const double[::1] upper=None, bint scaled=True):
+    """Maximise LogEI from each row of Z (k, d) in place, over the ``free`` columns in a box.
+
+    The box is [lower, upper] (both (d,); only their free entries are read), [0, 1] when
+    they are None. With ``scaled`` (the default) a box is searched in its own unit
+    coordinates u, z = lower + (upper - lower) u, as scipy's polish of a trust region
+    does (the box's sides, proportional to the lengthscales, precondition the climb);
+    otherwise as plain bounds in the model's coordinates.
 
     Each start runs its own projected L-BFGS (memory 8, backtracking Armijo line search
     with quadratic interpolation; stops like scipy's L-BFGS-B: ``maxiter`` iterations, a
     relative decrease below 2.2e-9 or a projected gradient below 1e-5). The trial points
     of all running starts are scored together by one posterior pass per round, so the
-    whole loop stays here. Free coordinates are clipped into [0, 1] first; the others
+    whole loop stays here. Free coordinates are clipped into the box first; the others
     never move. values (k,) receives the final LogEI (that of the start when it is not
     finite there). Returns the number of batched posterior passes.
     """
@@ -594,13 +623,21 @@ def logei_polish(double[:, ::1] Z, const unsigned char[::1] free, const double[:
         raise ValueError(f"k={k}, n={n} are beyond BLAS's 32-bit sizes")
     if maxiter < 0:
         raise ValueError(f"maxiter must be >= 0, got {maxiter}")
+    if (lower is None) != (upper is None):
+        raise ValueError("lower and upper bounds go together")
+    if lower is not None:
+        _check_same_length(D, lower.shape[0], "lower")
+        _check_same_length(D, upper.shape[0], "upper")
     for i in range(D):
         if free[i]:
+            if lower is not None and not (lower[i] <= upper[i]):
+                raise ValueError(f"lower[{i}]={lower[i]} is not <= upper[{i}]={upper[i]}")
             f += 1
     if k == 0:
         return 0
     cdef double *buf = <double *>malloc(
-        (k * (6 * f + 2 * _MEMORY * f + _MEMORY + 2 * D + n + 10) + _MEMORY + 1) * sizeof(double))
+        (k * (6 * f + 2 * _MEMORY * f + _MEMORY + 2 * D + n + 10) + 4 * f + _MEMORY + 1)
+        * sizeof(double))
     cdef Py_ssize_t *ibuf = <Py_ssize_t *>malloc((7 * k + f + 1) * sizeof(Py_ssize_t))
     if buf == NULL or ibuf == NULL:
         free_mem(buf)
@@ -608,7 +645,7 @@ def logei_polish(double[:, ::1] Z, const unsigned char[::1] free, const double[:
         raise MemoryError(f"logei_polish: cannot allocate scratch for k={k}, n={n}, d={D}")
     try:
         evaluations = _polish_loop(Z, free, X, L, alpha, lengthscales, amplitude, mean, best,
-                                   maxiter, values, f, buf, ibuf)
+                                   maxiter, values, f, lower, upper, scaled, buf, ibuf)
     finally:
         free_mem(buf)
         free_mem(ibuf)
@@ -621,6 +658,7 @@ cdef int _polish_loop(double[:, ::1] Z, const unsigned char[::1] free, const dou
                       const double[:, ::1] L, const double[::1] alpha,
                       const double[::1] lengthscales, double amplitude, double mean,
                       double best, int maxiter, double[::1] values, Py_ssize_t f,
+                      const double[::1] lower, const double[::1] upper, bint scaled,
                       double *buf, Py_ssize_t *ibuf) noexcept:
     """The loop of :func:`logei_polish` on its checked arguments and scratch; -1 on ENOMEM."""
     cdef Py_ssize_t k = Z.shape[0]
@@ -650,6 +688,10 @@ cdef int _polish_loop(double[:, ::1] Z, const unsigned char[::1] free, const dou
     cdef double *gdx = tstep + k
     cdef double *sc = gdx + k   # 4 k of pass scratch
     cdef double *coef = sc + 4 * k
+    cdef double *lo = coef + _MEMORY + 1
+    cdef double *hi = lo + f
+    cdef double *off = hi + f   # z = off + w x: the search's coordinates x of a model point z
+    cdef double *w = off + f
     cdef Py_ssize_t *idx = ibuf
     cdef Py_ssize_t *rows = idx + f
     cdef Py_ssize_t *count = rows + k
@@ -661,11 +703,21 @@ cdef int _polish_loop(double[:, ::1] Z, const unsigned char[::1] free, const dou
     for i in range(D):
         if free[i]:
             idx[j] = i
+            lo[j] = 0.0 if lower is None else lower[i]
+            hi[j] = 1.0 if upper is None else upper[i]
+            off[j] = 0.0
+            w[j] = 1.0
             j += 1
     with nogil:
         for s in range(k):
             for j in range(f):
-                Z[s, idx[j]] = _clip01(Z[s, idx[j]])
+                Z[s, idx[j]] = _clip(Z[s, idx[j]], lo[j], hi[j])
+        if scaled and lower is not None:
+            for j in range(f):
+                off[j] = lo[j]
+                w[j] = hi[j] - lo[j] if hi[j] - lo[j] > 1e-12 else 1e-12
+                lo[j] = 0.0
+                hi[j] = 1.0
         rc = _logei_pass(&Z[0, 0], k, &X[0, 0], n, D, &L[0, 0], &alpha[0], &lengthscales[0],
                          amplitude, mean, best, vb, gb, work, sc, sc + k, sc + 2 * k, sc + 3 * k)
         evaluations = 1
@@ -674,14 +726,14 @@ cdef int _polish_loop(double[:, ::1] Z, const unsigned char[::1] free, const dou
             fval[s] = -vb[s]
             ok = fval[s] < INFINITY and fval[s] > -INFINITY and f > 0 and maxiter > 0
             for j in range(f):
-                x[s * f + j] = Z[s, idx[j]]
-                g[s * f + j] = -gb[s * D + idx[j]]
+                x[s * f + j] = _clip((Z[s, idx[j]] - off[j]) / w[j], lo[j], hi[j])
+                g[s * f + j] = -gb[s * D + idx[j]] * w[j]
                 ok = ok and g[s * f + j] - g[s * f + j] == 0.0  # finite
             count[s] = 0
             head[s] = 0
             iters[s] = 0
-            active[s] = _polish_step(s, f, x, g, S, Y, rho, count, head, p, xt, tstep, gdx,
-                                     backtracks, coef) if ok else 0
+            active[s] = _polish_step(s, f, x, g, lo, hi, S, Y, rho, count, head, p, xt,
+                                     tstep, gdx, backtracks, coef) if ok else 0
         while rc == 0:
             nb = 0
             for s in range(k):
@@ -690,7 +742,7 @@ cdef int _polish_loop(double[:, ::1] Z, const unsigned char[::1] free, const dou
                     for j in range(D):
                         Zb[nb * D + j] = Z[s, j]
                     for j in range(f):
-                        Zb[nb * D + idx[j]] = xt[s * f + j]
+                        Zb[nb * D + idx[j]] = off[j] + w[j] * xt[s * f + j]
                     nb += 1
             if nb == 0:
                 break
@@ -710,7 +762,7 @@ cdef int _polish_loop(double[:, ::1] Z, const unsigned char[::1] free, const dou
                     row = head[s]
                     for j in range(f):
                         sv[s * f + j] = xt[s * f + j] - x[s * f + j]
-                        yv[s * f + j] = -gb[b * D + idx[j]] - g[s * f + j]
+                        yv[s * f + j] = -gb[b * D + idx[j]] * w[j] - g[s * f + j]
                         sy += sv[s * f + j] * yv[s * f + j]
                         yy += yv[s * f + j] * yv[s * f + j]
                     if sy > 1e-10 * yy and yy > 0.0:  # keep H positive definite
@@ -732,24 +784,24 @@ cdef int _polish_loop(double[:, ::1] Z, const unsigned char[::1] free, const dou
                     pg = 0.0
                     for j in range(f):
                         x[s * f + j] = xt[s * f + j]
-                        g[s * f + j] = -gb[b * D + idx[j]]
-                        Z[s, idx[j]] = x[s * f + j]
-                        t = fabs(_clip01(x[s * f + j] - g[s * f + j]) - x[s * f + j])
+                        g[s * f + j] = -gb[b * D + idx[j]] * w[j]
+                        Z[s, idx[j]] = off[j] + w[j] * x[s * f + j]
+                        t = fabs(_clip(x[s * f + j] - g[s * f + j], lo[j], hi[j]) - x[s * f + j])
                         if t > pg:
                             pg = t
                     iters[s] += 1
                     if dec <= _FTOL * step or pg <= _PGTOL or iters[s] >= maxiter:
                         active[s] = 0
                     else:
-                        active[s] = _polish_step(s, f, x, g, S, Y, rho, count, head, p, xt,
-                                                 tstep, gdx, backtracks, coef)
+                        active[s] = _polish_step(s, f, x, g, lo, hi, S, Y, rho, count, head, p,
+                                                 xt, tstep, gdx, backtracks, coef)
                     continue
                 backtracks[s] += 1
                 if backtracks[s] > _MAX_BACKTRACKS:
                     if count[s] > 0:  # the curvature estimate misled: start over from the gradient
                         count[s] = 0
-                        active[s] = _polish_step(s, f, x, g, S, Y, rho, count, head, p, xt,
-                                                 tstep, gdx, backtracks, coef)
+                        active[s] = _polish_step(s, f, x, g, lo, hi, S, Y, rho, count, head, p,
+                                                 xt, tstep, gdx, backtracks, coef)
                     else:
                         active[s] = 0
                     continue
@@ -764,36 +816,270 @@ cdef int _polish_loop(double[:, ::1] Z, const unsigned char[::1] free, const dou
                 if gdx_t > 0.5 * t:
                     gdx_t = 0.5 * t
                 tstep[s] = gdx_t
-                _trial(s, f, x, g, p, gdx_t, xt, gdx)
+                _trial(s, f, x, g, lo, hi, p, gdx_t, xt, gdx)
                 if gdx[s] >= 0.0:
                     active[s] = 0
     return evaluations if rc == 0 else -1
 
 
 cdef inline void _trial(Py_ssize_t s, Py_ssize_t f, const double *x, const double *g,
-                        const double *p, double t, double *xt, double *gdx) noexcept nogil:
+                        const double *lo, const double *hi, const double *p, double t,
+                        double *xt, double *gdx) noexcept nogil:
     """xt = P(x + t p) for start s, and gdx = g.(xt - x), the Armijo slope."""
     cdef Py_ssize_t j
     cdef double acc = 0.0
     for j in range(f):
-        xt[s * f + j] = _clip01(x[s * f + j] + t * p[s * f + j])
+        xt[s * f + j] = _clip(x[s * f + j] + t * p[s * f + j], lo[j], hi[j])
         acc = acc + g[s * f + j] * (xt[s * f + j] - x[s * f + j])
     gdx[s] = acc
 
 
 cdef Py_ssize_t _polish_step(Py_ssize_t s, Py_ssize_t f, const double *x, const double *g,
-                             const double *S, const double *Y, const double *rho,
+                             const double *lo, const double *hi, const double *S, const double *Y, const double *rho,
                              Py_ssize_t *count, Py_ssize_t *head, double *p, double *xt,
                              double *tstep, double *gdx, Py_ssize_t *backtracks,
                              double *coef) noexcept nogil:
     """A new search direction and unit trial step for start s; 0 when no descent is left."""
-    _lbfgs_direction(f, &x[s * f], &g[s * f], &S[s * _MEMORY * f], &Y[s * _MEMORY * f],
-                     &rho[s * _MEMORY], <int>count[s], <int>head[s], &p[s * f], coef)
+    _lbfgs_direction(f, &x[s * f], &g[s * f], lo, hi, &S[s * _MEMORY * f],
+                     &Y[s * _MEMORY * f], &rho[s * _MEMORY], <int>count[s], <int>head[s],
+                     &p[s * f], coef)
     if count[s] > 0 and _dot(&p[s * f], &g[s * f], f) >= 0.0:
         count[s] = 0  # not a descent direction: drop the memory, take the gradient
-        _lbfgs_direction(f, &x[s * f], &g[s * f], &S[s * _MEMORY * f], &Y[s * _MEMORY * f],
-                         &rho[s * _MEMORY], 0, <int>head[s], &p[s * f], coef)
+        _lbfgs_direction(f, &x[s * f], &g[s * f], lo, hi, &S[s * _MEMORY * f],
+                         &Y[s * _MEMORY * f], &rho[s * _MEMORY], 0, <int>head[s], &p[s * f],
+                         coef)
     tstep[s] = 1.0
     backtracks[s] = 0
-    _trial(s, f, x, g, p, 1.0, xt, gdx)
+    _trial(s, f, x, g, lo, hi, p, 1.0, xt, gdx)
     return 1 if gdx[s] < 0.0 else 0
+
+
+# ---- MAP fit of the hyperparameters: projected L-BFGS around _lml_pass, no Python inside ----
+
+cdef struct _Posterior:
+    # The data and scratch of one fit: theta = (log ls (d), log a, log noise, c).
+    const double *X
+    const double *y
+    Py_ssize_t n
+    Py_ssize_t d
+    const double *prior_mean
+    const double *prior_precision
+    double *ls
+    double *r
+    double *alpha
+    double *work
+    int failed   # set when the kernel's scratch could not be allocated
+
+
+cdef double _neg_log_posterior(_Posterior *P, const double *theta, double *grad) noexcept nogil:
+    """-log p(y | theta) - log p(theta) and its gradient; 1e25 with a zero gradient where
+    K_y cannot be factorised (as the NumPy objective ``NegLogPosterior`` does)."""
+    cdef Py_ssize_t i
+    cdef Py_ssize_t n = P.n
+    cdef Py_ssize_t d = P.d
+    cdef double out[4]
+    cdef double amplitude = exp(theta[d])
+    cdef double noise = exp(theta[d + 1])
+    cdef double value, z
+    cdef int rc
+    for i in range(d):
+        P.ls[i] = exp(theta[i])
+    for i in range(n):
+        P.r[i] = P.y[i] - theta[d + 2]
+    rc = _lml_pass(P.X, n, d, P.r, P.ls, amplitude, noise, P.work, P.alpha, grad, NULL, out)
+    if rc != 0 or not (out[0] > -INFINITY and out[0] < INFINITY):
+        if rc < 0:
+            P.failed = 1
+        for i in range(d + 3):
+            grad[i] = 0.0
+        return 1e25
+    grad[d] = out[1]
+    grad[d + 1] = 0.5 * noise * out[2]
+    z = 0.0
+    for i in range(n):
+        z += P.alpha[i]
+    grad[d + 2] = z
+    value = out[0]
+    for i in range(d + 3):
+        z = theta[i] - P.prior_mean[i]
+        value -= 0.5 * P.prior_precision[i] * z * z
+        grad[i] = -(grad[i] - P.prior_precision[i] * z)
+    return -value
+
+
+def gp_map_fit(const double[:, ::1] X, const double[::1] y, double[::1] theta,
+               const double[::1] lower, const double[::1] upper,
+               const double[::1] prior_mean, const double[::1] prior_precision,
+               int maxiter, double ftol, double gtol, double[::1] grad=None):
+    """Minimise -log p(y | theta) - log p(theta) over the box [lower, upper] from theta, in place.
+
+    theta = (log ls (d), log a, log noise, c), p = d + 3 entries; the prior is independent
+    Gaussians: -0.5 sum prior_precision_i (theta_i - prior_mean_i)^2 (precision 0: flat).
+    A projected L-BFGS (memory 8, backtracking Armijo line search with quadratic
+    interpolation) that stops as scipy's L-BFGS-B does: ``maxiter`` iterations, a relative
+    decrease below ``ftol`` or a projected gradient below ``gtol``. Every evaluation is
+    one :func:`gp_lml_grad` pass in C, so no Python runs between them. theta is clipped
+    into the box first. ``grad`` (p,), unless None, receives the gradient at the returned
+    theta. Returns (value, evaluations, iterations).
+    """
+    cdef Py_ssize_t n = X.shape[0]
+    cdef Py_ssize_t d = X.shape[1]
+    cdef Py_ssize_t p = d + 3
+    cdef Py_ssize_t i
+    cdef int evaluations = 0
+    cdef int iterations = 0
+    cdef double value = 0.0
+    cdef _Posterior P
+    if d < 1:
+        raise ValueError(f"inputs need at least one column, got d={d}")
+    if n < 1:
+        raise ValueError("gp_map_fit needs at least one observation")
+    if n > 2147483647:
+        raise ValueError(f"n={n} is beyond LAPACK's 32-bit sizes")
+    _check_same_length(n, y.shape[0], "y")
+    for name, arr in (("theta", theta), ("lower", lower), ("upper", upper),
+                      ("prior_mean", prior_mean), ("prior_precision", prior_precision)):
+        _check_same_length(p, arr.shape[0], name)
+    if grad is not None:
+        _check_same_length(p, grad.shape[0], "grad")
+    for i in range(p):
+        if not (lower[i] <= upper[i]):
+            raise ValueError(f"lower[{i}]={lower[i]} is not <= upper[{i}]={upper[i]}")
+    if maxiter < 0:
+        raise ValueError(f"maxiter must be >= 0, got {maxiter}")
+    cdef double *buf = <double *>malloc(
+        (n * n + 3 * n + d + (8 + 2 * _MEMORY) * p + 2 * _MEMORY + 2) * sizeof(double))
+    if buf == NULL:
+        raise MemoryError(f"gp_map_fit: cannot allocate scratch for n={n}, d={d}")
+    P.X = &X[0, 0]
+    P.y = &y[0]
+    P.n = n
+    P.d = d
+    P.prior_mean = &prior_mean[0]
+    P.prior_precision = &prior_precision[0]
+    P.work = buf
+    P.r = buf + n * n
+    P.alpha = P.r + n
+    P.ls = P.alpha + n
+    P.failed = 0
+    try:
+        with nogil:
+            value = _lbfgs_minimize(&P, &theta[0], &lower[0], &upper[0], p, maxiter, ftol,
+                                    gtol, P.ls + d + n, &evaluations, &iterations)
+        if grad is not None:
+            for i in range(p):
+                grad[i] = (P.ls + d + n)[i]  # the loop keeps the gradient at x first in its scratch
+    finally:
+        free_mem(buf)
+    if P.failed:
+        raise MemoryError(f"gp_map_fit: cannot allocate scratch for n={n}, d={d}")
+    return value, evaluations, iterations
+
+
+cdef double _lbfgs_minimize(_Posterior *P, double *x, const double *lo, const double *hi,
+                            Py_ssize_t f, int maxiter, double ftol, double gtol,
+                            double *buf, int *evaluations, int *iterations) noexcept nogil:
+    """The loop of :func:`gp_map_fit`: projected L-BFGS from x (f,) in place; returns f(x).
+
+    The same direction and line search as the LogEI polish, one start at a time."""
+    cdef Py_ssize_t j
+    cdef int count = 0
+    cdef int head = 0
+    cdef int backtracks
+    cdef double fx, ft, t, gdx, sy, yy, dec, step, pg, q
+    cdef double *g = buf
+    cdef double *gt = g + f
+    cdef double *xt = gt + f
+    cdef double *p = xt + f
+    cdef double *sv = p + f
+    cdef double *yv = sv + f
+    cdef double *S = yv + f
+    cdef double *Y = S + _MEMORY * f
+    cdef double *rho = Y + _MEMORY * f
+    cdef double *coef = rho + _MEMORY
+    for j in range(f):
+        x[j] = _clip(x[j], lo[j], hi[j])
+    fx = _neg_log_posterior(P, x, g)
+    evaluations[0] = 1
+    iterations[0] = 0
+    if not (fx < 1e25) or P.failed:
+        return fx
+    while iterations[0] < maxiter:
+        _lbfgs_direction(f, x, g, lo, hi, S, Y, rho, count, head, p, coef)
+        if count > 0 and _dot(p, g, f) >= 0.0:
+            count = 0  # not a descent direction: drop the memory, take the gradient
+            _lbfgs_direction(f, x, g, lo, hi, S, Y, rho, 0, head, p, coef)
+        t = 1.0
+        backtracks = 0
+        while True:
+            gdx = 0.0
+            for j in range(f):
+                xt[j] = _clip(x[j] + t * p[j], lo[j], hi[j])
+                gdx += g[j] * (xt[j] - x[j])
+            if gdx >= 0.0:  # the bounds turned the step uphill
+                if count == 0:
+                    return fx  # even the projected gradient: no descent left
+                count = 0
+                _lbfgs_direction(f, x, g, lo, hi, S, Y, rho, 0, head, p, coef)
+                t = 1.0
+                backtracks = 0
+                continue
+            ft = _neg_log_posterior(P, xt, gt)
+            evaluations[0] += 1
+            if P.failed:
+                return fx
+            if ft < 1e25 and ft <= fx + _ARMIJO * gdx:
+                break
+            backtracks += 1
+            if backtracks > _MAX_BACKTRACKS:
+                if count == 0:
+                    return fx
+                count = 0  # the curvature estimate misled: start over from the gradient
+                _lbfgs_direction(f, x, g, lo, hi, S, Y, rho, 0, head, p, coef)
+                t = 1.0
+                backtracks = 0
+                continue
+            # Minimiser of the quadratic through f(0), its slope and f(t), kept in [t/10, t/2].
+            q = 0.5 * t
+            if ft < 1e25:
+                q = -gdx * t / (2.0 * (ft - fx - gdx))
+            if q < 0.1 * t:
+                q = 0.1 * t
+            if q > 0.5 * t:
+                q = 0.5 * t
+            t = q
+        sy = 0.0
+        yy = 0.0
+        for j in range(f):
+            sv[j] = xt[j] - x[j]
+            yv[j] = gt[j] - g[j]
+            sy += sv[j] * yv[j]
+            yy += yv[j] * yv[j]
+        if sy > 1e-10 * yy and yy > 0.0:  # keep H positive definite
+            for j in range(f):
+                S[head * f + j] = sv[j]
+                Y[head * f + j] = yv[j]
+            rho[head] = 1.0 / sy
+            head = (head + 1) % _MEMORY
+            if count < _MEMORY:
+                count += 1
+        dec = fx - ft
+        step = fabs(fx)
+        if fabs(ft) > step:
+            step = fabs(ft)
+        if step < 1.0:
+            step = 1.0
+        fx = ft
+        pg = 0.0
+        for j in range(f):
+            x[j] = xt[j]
+            g[j] = gt[j]
+            q = fabs(_clip(x[j] - g[j], lo[j], hi[j]) - x[j])
+            if q > pg:
+                pg = q
+        iterations[0] += 1
+        # A shortened step says little about convergence (the direction was poor, and the
+        # next one uses the new curvature pair): only a full step's small decrease stops.
+        if (dec <= ftol * step and backtracks == 0) or pg <= gtol:
+            break
+    return fx

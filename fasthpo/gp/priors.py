@@ -53,3 +53,13 @@ def log_prior(theta: np.ndarray, dim: int) -> tuple[float, np.ndarray]:
     grad[dim + 1] = -z_noise / NOISE_PRIOR[1]
     grad[dim + 3 :] = -z_warp / WARP_PRIOR_STD
     return value, grad
+
+
+def prior_moments(dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Means and precisions (1/std²; 0 for the flat mean c) of θ = (log ℓ, log a, log σ², c)
+    without warps: the same Gaussians as :func:`log_prior`, as the native fit takes them."""
+    mean = np.full(dim + 3, lengthscale_prior_mean(dim))
+    std = np.full(dim + 3, LENGTHSCALE_PRIOR_STD)
+    mean[dim:] = (AMPLITUDE_PRIOR[0], NOISE_PRIOR[0], 0.0)
+    std[dim:] = (AMPLITUDE_PRIOR[1], NOISE_PRIOR[1], math.inf)
+    return mean, 1.0 / std**2

@@ -22,9 +22,10 @@ How a proposal is made:
    transform held fixed. A refit starts from the previous hyperparameters with
    a loose tolerance (it sits near the optimum already); up to 40 observations
    it also restarts from the prior mode. A first fit on 150 points or more
-   starts from a quick fit on 50 of them, with the same loose tolerance. Each
-   evaluation of the fit's objective is one native call (kernel, Cholesky,
-   inverse, fused gradient).
+   starts from a quick fit on 50 of them, with the same loose tolerance. Without
+   warped (``auto``) coordinates the fit from each start is one native call (a
+   projected L-BFGS around the fused likelihood pass: kernel, Cholesky, inverse,
+   gradient); with them each evaluation is one native call under scipy's L-BFGS-B.
 3. **Pending trials** (running ones, and earlier proposals of the same batch)
    enter as fantasies (``batch="capped"``): a copy of the GP is conditioned on
    each at its posterior mean raised to at least the best observed value, in one

@@ -145,13 +145,19 @@ def test_a_diverged_run_does_not_derail_the_search():
 
 
 def test_maximize():
+    # Maximising -f proposes exactly what minimising f does, and reports the largest value.
     problem = get_problem("hartmann3")
-    opt = BayesianOptimizer(problem.space, seed=0, direction="maximize")
+    up = BayesianOptimizer(problem.space, seed=0, direction="maximize")
+    down = BayesianOptimizer(problem.space, seed=0)
+    values = []
     for _ in range(20):
-        (c,) = opt.ask(1)
-        opt.tell(c, -problem.evaluate(c))
-    _, value = opt.best()
-    assert -value - problem.optimum < 0.5
+        (c,) = up.ask(1)
+        assert down.ask(1) == [c]
+        values.append(problem.evaluate(c))
+        up.tell(c, -values[-1])
+        down.tell(c, values[-1])
+    (best_up, value_up), (best_down, value_down) = up.best(), down.best()
+    assert best_up == best_down and value_up == -value_down == -min(values)
 
 
 def test_subset_model_above_max_points():
