@@ -73,12 +73,18 @@ class LogExpectedImprovement:
         return value, d_mu[:, None] * dmean + d_sigma[:, None] * dstd
 
 
-    def ascend(self, starts: np.ndarray, free: np.ndarray, *, maxiter: int = 40) -> np.ndarray:
-        """Each start (k, D) moved uphill over the ``free`` coordinates in [0, 1]; (k, D).
+    def ascend(
+        self, starts: np.ndarray, free: np.ndarray, *, maxiter: int = 40,
+        box: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Each start (k, D) moved uphill over the ``free`` coordinates in [0, 1], or in
+        ``box`` (lower and upper bounds (D,)) when given; (k, D).
 
         One native call (``_native.logei_polish``): a projected L-BFGS per start, the
         trial points of all starts scored by one posterior pass per round, so no Python
-        runs between iterations. A start where LogEI is not finite stays where it is.
+        runs between iterations; a box is searched in its own unit coordinates (its
+        sides, proportional to the lengthscales, precondition the climb). A start where
+        LogEI is not finite stays where it is.
         """
         gp = self.gp
         Z = np.array(starts, dtype=float, order="C")
@@ -87,8 +93,10 @@ class LogExpectedImprovement:
         if not np.isfinite(Z).all():
             raise ValueError("starts must be finite")
         mask = np.ascontiguousarray(free, dtype=np.uint8)
+        lower, upper = (None, None) if box is None else (
+            np.ascontiguousarray(box[0], dtype=float), np.ascontiguousarray(box[1], dtype=float))
         _native.logei_polish(
             Z, mask, gp.X, gp.L, gp.alpha, gp.hp.lengthscales, gp.hp.amplitude, gp.hp.mean,
-            self.best, maxiter, np.empty(len(Z)),
+            self.best, maxiter, np.empty(len(Z)), lower, upper,
         )
         return Z

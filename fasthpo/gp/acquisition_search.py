@@ -95,14 +95,7 @@ def rank_candidates(
     scores = acquisition.ranked(W, max(search.n_exact, search.n_polish))
     order = np.argsort(-scores, kind="stable")
     starts = W[order[: search.n_polish]]
-    if box is None:
-        moved = polish(acquisition, starts, free, maxiter=search.polish_maxiter)
-    else:
-        lo, width = box[0], np.maximum(box[1] - box[0], 1e-12)
-        inside = np.clip((starts - lo) / width, 0.0, 1.0)
-        # The polish needs only value_and_grad, which the boxed view provides.
-        boxed = cast(LogExpectedImprovement, BoxedAcquisition(acquisition, lo, width))
-        moved = lo + width * polish(boxed, inside, free, maxiter=search.polish_maxiter)
+    moved = polish(acquisition, starts, free, maxiter=search.polish_maxiter, box=box)
     polished, polished_w = settle(moved)
     Z, W = np.vstack([polished, Z[order]]), np.vstack([polished_w, W[order]])
     scores = np.concatenate([acquisition(polished_w), scores[order]])
@@ -192,16 +185,19 @@ def polish(
     free: np.ndarray,
     *,
     maxiter: int = 40,
+    box: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Maximise the acquisition from each start over the ``free`` coordinates in [0, 1].
+    """Maximise the acquisition from each start over the ``free`` coordinates in [0, 1],
+    or in ``box`` (lower and upper bounds (D,), e.g. a trust region) when given.
 
     Plain LogEI is climbed natively (:meth:`LogExpectedImprovement.ascend`: a
     projected L-BFGS per start with no Python between iterations). Any other
-    acquisition goes through scipy's L-BFGS-B, the starts optimised jointly
-    (their values summed: the terms do not interact, so one run moves each on
-    its own surface) to pay the Python overhead once. Coordinates outside
-    ``free`` (one-hot categoricals) stay where they are. Returns the moved
-    points (k, D).
+    acquisition goes through scipy's L-BFGS-B, the starts optimised jointly (their
+    values summed: the terms do not interact, so one run moves each on its own
+    surface) to pay the Python overhead once. Both search a box in its unit
+    coordinates (:class:`BoxedAcquisition` for scipy), where the box's sides,
+    proportional to the lengthscales, precondition the climb. Coordinates outside ``free``
+    (one-hot categoricals) stay where they are. Returns the moved points (k, D).
     """
     starts = np.atleast_2d(np.asarray(starts, dtype=float))
     k = len(starts)
@@ -209,8 +205,14 @@ def polish(
     if k == 0 or len(idx) == 0:
         return starts.copy()
     if type(acquisition) is LogExpectedImprovement:
-        return acquisition.ascend(starts, np.asarray(free, dtype=bool), maxiter=maxiter)
-    return _polish_scipy(acquisition, starts, idx, maxiter)
+        return acquisition.ascend(starts, np.asarray(free, dtype=bool), maxiter=maxiter, box=box)
+    if box is None:
+        return _polish_scipy(acquisition, starts, idx, maxiter)
+    lo, width = box[0], np.maximum(box[1] - box[0], 1e-12)
+    inside = np.clip((starts - lo) / width, 0.0, 1.0)
+    # The polish needs only value_and_grad, which the boxed view provides.
+    boxed = cast(LogExpectedImprovement, BoxedAcquisition(acquisition, lo, width))
+    return lo + width * _polish_scipy(boxed, inside, idx, maxiter)
 
 
 def _polish_scipy(

@@ -7,7 +7,7 @@ import pytest
 
 from fasthpo.gp import _native
 from fasthpo.gp.acquisition import LogExpectedImprovement
-from fasthpo.gp.acquisition_search import _polish_scipy, polish
+from fasthpo.gp.acquisition_search import BoxedAcquisition, _polish_scipy, polish
 from fasthpo.gp.model import GaussianProcess, Hyperparameters
 
 
@@ -99,3 +99,36 @@ def test_other_acquisitions_are_polished_by_scipy() -> None:
     moved = polish(wrapped, starts, free)  # type: ignore[arg-type]
     assert wrapped.calls > 1
     assert np.all(acquisition(moved) >= acquisition(starts) - 1e-12)
+
+
+def test_native_polish_in_a_box_stays_inside_and_reaches_scipys_values() -> None:
+    # A trust region: bounds inside [0, 1] around the best point, the polish as plain bounds.
+    worse, total = 0, 0
+    for seed in range(6):
+        acquisition, starts, free = _case(60, 12, seed)
+        center = acquisition.gp.X[int(np.argmin(acquisition.gp.y))]
+        half = np.random.default_rng(seed).uniform(0.02, 0.3, 12)
+        lo, hi = np.clip(center - half, 0, 1), np.clip(center + half, 0, 1)
+        inside = np.clip(starts, lo, hi)
+        native = polish(acquisition, inside, free, box=(lo, hi))
+        assert np.all(native >= lo - 1e-15) and np.all(native <= hi + 1e-15)
+        assert np.array_equal(native[:, ~free], inside[:, ~free])
+        got, before = acquisition(native), acquisition(inside)
+        assert np.all(got >= before - 1e-12)
+        # scipy's polish of the same starts in the box's unit coordinates.
+        width = hi - lo
+        boxed = BoxedAcquisition(acquisition, lo, width)
+        unit = _polish_scipy(
+            boxed, (inside - lo) / np.maximum(width, 1e-12), np.nonzero(free)[0], 40  # type: ignore[arg-type]
+        )
+        want = acquisition(lo + width * unit)
+        worse += int(np.sum(got < want - 1e-3))
+        total += len(got)
+    assert worse <= total // 8, f"{worse} of {total} starts ended lower than scipy's"
+
+
+def test_native_polish_rejects_an_inverted_box() -> None:
+    acquisition, starts, free = _case(20, 4, seed=3)
+    with pytest.raises(ValueError, match="lower"):
+        acquisition.ascend(starts, free, box=(np.ones(4), np.zeros(4)))
+
