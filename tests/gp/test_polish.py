@@ -132,3 +132,24 @@ def test_native_polish_rejects_an_inverted_box() -> None:
     with pytest.raises(ValueError, match="lower"):
         acquisition.ascend(starts, free, box=(np.ones(4), np.zeros(4)))
 
+
+
+@pytest.mark.parametrize("scaled", [True, False])
+def test_native_polish_box_coordinates_both_stay_inside_and_climb(scaled: bool) -> None:
+    acquisition, starts, free = _case(50, 6, seed=9)
+    gp = acquisition.gp
+    center = gp.X[int(np.argmin(gp.y))]
+    lo, hi = np.clip(center - 0.1, 0, 1), np.clip(center + 0.05, 0, 1)
+    Z = starts.copy()  # starts outside the box: their free coordinates are clipped into it
+    values = np.empty(len(Z))
+    passes = _native.logei_polish(
+        Z, free.astype(np.uint8), gp.X, gp.L, gp.alpha, gp.hp.lengthscales, gp.hp.amplitude,
+        gp.hp.mean, acquisition.best, 40, values, lo, hi, scaled,
+    )
+    assert passes > 1
+    assert np.all(Z[:, free] >= lo[free]) and np.all(Z[:, free] <= hi[free])
+    assert np.array_equal(Z[:, ~free], starts[:, ~free])
+    clipped = starts.copy()
+    clipped[:, free] = np.clip(starts[:, free], lo[free], hi[free])
+    np.testing.assert_allclose(values, acquisition(Z), rtol=1e-9)
+    assert np.all(values >= acquisition(clipped) - 1e-12)
