@@ -57,7 +57,8 @@ def log_prior(theta: np.ndarray, dim: int) -> tuple[float, np.ndarray]:
 
 def prior_moments(dim: int) -> tuple[np.ndarray, np.ndarray]:
     """Means and precisions (1/std²; 0 for the flat mean c) of θ = (log ℓ, log a, log σ², c)
-    without warps: the same Gaussians as :func:`log_prior`, as the native fit takes them."""
+    without warps: the same Gaussians as :func:`log_prior`, as the native fit takes them
+    (``tests/gp/test_map_fit.py`` fails when the two disagree)."""
     mean = np.full(dim + 3, lengthscale_prior_mean(dim))
     std = np.full(dim + 3, LENGTHSCALE_PRIOR_STD)
     mean[dim:] = (AMPLITUDE_PRIOR[0], NOISE_PRIOR[0], 0.0)
