@@ -295,3 +295,17 @@ def test_pending_trials_average_logei_over_hyperparameter_draws_on_small_models(
     monkeypatch.setattr(bayesian, "MARGINAL_UP_TO", 7)
     opt.tell(pending[0], problem.evaluate(pending[0]))
     assert type(opt._acquisition(pending[1:], 0)).__name__ == "LogExpectedImprovement"
+
+
+def test_pending_encodings_kept_between_asks_match_fresh_ones():
+    # An asynchronous loop on a space with auto scales (warped, so a stale row would
+    # show): the kept rows always equal a fresh encoding.
+    problem = get_problem("levy-6+log3-auto")
+    opt = BayesianOptimizer(problem.space, seed=1, n_initial=5)
+    pending = opt.ask(4)
+    for _ in range(24):
+        done = pending.pop(0)
+        opt.tell(done, problem.evaluate(done))
+        pending += opt.ask(1, pending=pending)
+        np.testing.assert_array_equal(opt._encode_busy(pending), opt._encoder.encode(pending))
+    assert len(opt._busy_rows) == len(pending)
