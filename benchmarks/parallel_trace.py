@@ -10,7 +10,7 @@ pending point (unit cube), and the regret of its result once it came back.
 ``--json FILE`` also writes every record.
 
     python benchmarks/parallel_trace.py --problem hartmann6 --seed 3 --parallel 8 \\
-        [--batch believer|capped|liar-min|liar-mean|liar-max|sampled] [--budget 50]
+        [--batch marginal|capped|believer|liar-min|liar-mean|liar-max|sampled|penalised] [--budget 50]
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--budget", type=int, default=50)
-    parser.add_argument("--batch", choices=BATCH_MODES, default="capped")
+    parser.add_argument("--batch", choices=BATCH_MODES, default="marginal")
     parser.add_argument("--arrival", choices=["fifo", "random"], default="fifo")
     parser.add_argument("--json", default=None, help="also write every record to this file")
     args = parser.parse_args()

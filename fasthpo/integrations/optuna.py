@@ -127,6 +127,9 @@ class _Model:
     dimensions: tuple[_Dimension, ...]
     optimizer: BayesianOptimizer
     told: set[int] = field(default_factory=set)
+    #: Proposals handed to trials, by number: a trial whose parameters are not stored
+    #: yet (another thread is just starting it) is still pending with its proposal.
+    proposed: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 class FastGPSampler(BaseSampler):
@@ -194,6 +197,10 @@ class FastGPSampler(BaseSampler):
                 if other.number == trial.number:
                     continue
                 config = self._config(model, other)
+                if other.state != TrialState.RUNNING:
+                    model.proposed.pop(other.number, None)
+                elif config is None:
+                    config = model.proposed.get(other.number)
                 if config is None:
                     continue
                 if other.state == TrialState.RUNNING:
@@ -204,6 +211,7 @@ class FastGPSampler(BaseSampler):
                     if value is not None:
                         model.optimizer.tell(config, value)
             (proposal,) = model.optimizer.ask(1, pending=pending)
+            model.proposed[trial.number] = proposal
         return {d.name: d.from_fast(proposal[d.parameter.name]) for d in model.dimensions}
 
     def sample_independent(

@@ -150,3 +150,26 @@ def test_multi_objective_studies_are_refused():
     study = optuna.create_study(directions=["minimize", "minimize"], sampler=FastGPSampler(seed=9))
     with pytest.raises(ValueError, match="multi-objective"):
         study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=2)
+
+
+def test_a_started_trial_without_stored_parameters_is_pending_with_its_proposal():
+    # Another thread may start a trial whose parameters are not stored yet: its
+    # proposal must still count as pending, or the next one may repeat it.
+    sampler = FastGPSampler(seed=6)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: branin(t.suggest_float("x", -5, 10), t.suggest_float("y", 0, 15)),
+                   n_trials=8)
+    optimizer = _model(sampler).optimizer
+    optimizer.trace = []
+    # Two trials started; the sampler proposes for each before either stores a parameter
+    # (as with n_jobs, where another thread proposes while this one starts its trial).
+    first, second = study.ask(), study.ask()
+    for trial in (first, second):
+        frozen = study.get_trials(deepcopy=False)[trial.number]
+        sampler.sample_relative(study, frozen, sampler.infer_relative_search_space(study, frozen))
+    assert first.number in _model(sampler).proposed
+    assert optimizer.trace[-1]["busy"] == 1  # the second proposal saw the first as pending
+    for trial in (first, second):
+        study.tell(trial, branin(trial.suggest_float("x", -5, 10), trial.suggest_float("y", 0, 15)))
+    study.ask().suggest_float("x", -5, 10)
+    assert first.number not in _model(sampler).proposed  # finished: forgotten

@@ -185,7 +185,9 @@ def test_hyperparameters_fitted_on_a_subset_and_the_model_conditioned_on_all():
     assert opt._fitted_n > 90
 
 
-@pytest.mark.parametrize("batch", ["believer", "capped", "penalised", "sampled", "liar-mean"])
+@pytest.mark.parametrize(
+    "batch", ["marginal", "believer", "capped", "penalised", "sampled", "liar-mean"]
+)
 def test_every_batch_mode_spreads_proposals_around_pending_ones(batch):
     problem = get_problem("hartmann3")
     opt = BayesianOptimizer(problem.space, seed=0, batch=batch)
@@ -273,3 +275,43 @@ def test_ten_or_more_dimensions_search_inside_a_trust_region_that_shrinks_on_fai
 
 def test_fewer_dimensions_search_the_whole_box():
     assert BayesianOptimizer(get_problem("hartmann6").space, seed=0)._trust is None
+
+
+def test_pending_trials_average_logei_over_hyperparameter_draws_on_small_models(monkeypatch):
+    # The default batch mode: capped fantasies on the MAP model and on HYPER_SAMPLES
+    # Laplace draws of its hyperparameters, the draws shared by a batch's proposals.
+    import fasthpo.strategies.bayesian as bayesian
+    from fasthpo.gp.hyperparameter_samples import AveragedLogEI
+
+    problem = get_problem("hartmann3")
+    opt = BayesianOptimizer(problem.space, seed=0)
+    for c in opt.ask(8):
+        opt.tell(c, problem.evaluate(c))
+    pending = opt.ask(2)
+    first = opt._acquisition(pending, 0)
+    assert isinstance(first, AveragedLogEI)
+    assert len(first.parts) == bayesian.HYPER_SAMPLES + 1
+    assert first.best == min(part.best for part in first.parts)  # the best observed, for all
+    scales = np.array([part.gp.hp.log_lengthscales for part in first.parts])
+    assert np.ptp(scales, axis=0).max() > 0.05  # the draws differ from the MAP
+    assert all(len(part.gp) == 10 for part in first.parts)  # 8 results + 2 fantasies each
+    later = opt._acquisition([*pending, opt.ask(1, pending=pending)[0]], 1)
+    assert all(a.gp.hp is b.gp.hp for a, b in zip(later.parts[1:], first.parts[1:], strict=True))
+    # Beyond MARGINAL_UP_TO results the MAP model alone (as "capped").
+    monkeypatch.setattr(bayesian, "MARGINAL_UP_TO", 7)
+    opt.tell(pending[0], problem.evaluate(pending[0]))
+    assert type(opt._acquisition(pending[1:], 0)).__name__ == "LogExpectedImprovement"
+
+
+def test_pending_encodings_kept_between_asks_match_fresh_ones():
+    # An asynchronous loop on a space with auto scales (warped, so a stale row would
+    # show): the kept rows always equal a fresh encoding.
+    problem = get_problem("levy-6+log3-auto")
+    opt = BayesianOptimizer(problem.space, seed=1, n_initial=5)
+    pending = opt.ask(4)
+    for _ in range(24):
+        done = pending.pop(0)
+        opt.tell(done, problem.evaluate(done))
+        pending += opt.ask(1, pending=pending)
+        np.testing.assert_array_equal(opt._encode_busy(pending), opt._encoder.encode(pending))
+    assert len(opt._busy_rows) == len(pending)
