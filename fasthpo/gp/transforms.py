@@ -11,16 +11,36 @@ good values, which the optimiser cares about, untouched; then it standardises.
     y'    = y                                     y ≤ t
     y'    = t + scale · log1p((y − t) / scale)    y > t
     z     = (y' − mean(y')) / std(y')
+
+Many objectives are skewed even without a diverged run (Rosenbrock, Levy, a
+loss that is near its floor for a few configurations and far above it for the
+rest): a stationary GP models them badly. :class:`PowerStandardizer` follows
+the robust transform with a Yeo-Johnson power transform (as HEBO does) whose
+exponent λ is fitted by maximum likelihood to the standardised values that
+were not compressed as outliers (within ``POWER_BOUNDS``), then standardises
+again; λ is fitted again at every refit. Every step is strictly increasing,
+so the order of the values — and the incumbent, which goes through the same
+map — is kept.
+
+    ψ_λ(z) = ((z + 1)^λ − 1) / λ                z ≥ 0   (log1p(z) at λ = 0)
+    ψ_λ(z) = −((1 − z)^(2−λ) − 1) / (2 − λ)     z < 0   (−log1p(−z) at λ = 2)
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 #: Values more than this many robust scales above the median are compressed.
 OUTLIER_SCALES = 3.0
+#: Bounds of the fitted Yeo-Johnson exponent (1 is the identity, 0 a logarithm of the
+#: positive side). Below 0 the bad tail is compressed more than by a logarithm and the
+#: model loses the slope that leads down to the good values: with λ free in [−2, 3],
+#: Levy-10 lost on 21 of 30 seeds; with λ ≥ 0 it is even (31 / 28 of 60) and
+#: Rosenbrock-10, Styblinski-Tang-5 and Ackley-6+mixed gain (docs/benchmarks.md).
+POWER_BOUNDS = (0.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -50,6 +70,106 @@ class RobustStandardizer:
     def transform(self, y: np.ndarray) -> np.ndarray:
         """Transformed values (n,)."""
         return (_squash(np.asarray(y, dtype=float), self.threshold, self.scale) - self.mean) / self.std
+
+
+@dataclass(frozen=True)
+class PowerStandardizer:
+    """The robust transform, then a Yeo-Johnson power with λ fitted by maximum
+    likelihood, then a standardisation (see the module docstring)."""
+
+    robust: RobustStandardizer
+    power: float
+    mean: float
+    std: float
+
+    @classmethod
+    def fit(cls, y: np.ndarray) -> PowerStandardizer:
+        """Fit to observed values (minimisation; at least one value)."""
+        y = np.asarray(y, dtype=float)
+        robust = RobustStandardizer.fit(y)
+        z = robust.transform(y)
+        # The exponent is fitted to the bulk: compressed outliers would pull it to the
+        # bound (a logarithm) and flatten the good values again.
+        power = fit_yeo_johnson(z[y <= robust.threshold])
+        p = yeo_johnson(z, power)
+        std = float(np.std(p))
+        return cls(robust, power, float(np.mean(p)), std if std > 0 else 1.0)
+
+    def transform(self, y: np.ndarray) -> np.ndarray:
+        """Transformed values (n,)."""
+        return (yeo_johnson(self.robust.transform(y), self.power) - self.mean) / self.std
+
+
+def yeo_johnson(z: np.ndarray, power: float) -> np.ndarray:
+    """The Yeo-Johnson transform ψ_λ of ``z`` (any real values), strictly increasing in z."""
+    z = np.asarray(z, dtype=float)
+    out = np.empty_like(z)
+    pos = z >= 0
+    if abs(power) < 1e-8:
+        out[pos] = np.log1p(z[pos])
+    else:
+        out[pos] = np.expm1(power * np.log1p(z[pos])) / power
+    if abs(power - 2.0) < 1e-8:
+        out[~pos] = -np.log1p(-z[~pos])
+    else:
+        out[~pos] = -np.expm1((2.0 - power) * np.log1p(-z[~pos])) / (2.0 - power)
+    return out
+
+
+def yeo_johnson_inverse(p: np.ndarray, power: float) -> np.ndarray:
+    """The inverse of :func:`yeo_johnson` (for values in its range)."""
+    p = np.asarray(p, dtype=float)
+    out = np.empty_like(p)
+    pos = p >= 0
+    if abs(power) < 1e-8:
+        out[pos] = np.expm1(p[pos])
+    else:
+        out[pos] = np.expm1(np.log1p(power * p[pos]) / power)
+    if abs(power - 2.0) < 1e-8:
+        out[~pos] = -np.expm1(-p[~pos])
+    else:
+        out[~pos] = -np.expm1(np.log1p(-(2.0 - power) * p[~pos]) / (2.0 - power))
+    return out
+
+
+def yeo_johnson_log_likelihood(z: np.ndarray, power: float) -> float:
+    """Profile log-likelihood of λ: the transformed values as an i.i.d. Gaussian sample
+    (mean and variance at their maximum), plus the log Jacobian of the transform."""
+    p = yeo_johnson(z, power)
+    var = float(np.var(p))
+    if not var > 0:
+        return -np.inf
+    return -0.5 * len(z) * np.log(var) + (power - 1.0) * float(
+        np.sum(np.sign(z) * np.log1p(np.abs(z)))
+    )
+
+
+def fit_yeo_johnson(z: np.ndarray) -> float:
+    """λ maximising :func:`yeo_johnson_log_likelihood` within ``POWER_BOUNDS`` (1, the
+    identity, when there are fewer than three distinct values). The logarithms are taken
+    once; each step of the bounded Brent search is then two exponentials of the data."""
+    z = np.asarray(z, dtype=float)
+    if len(np.unique(z)) < 3:
+        return 1.0
+    from scipy.optimize import minimize_scalar
+
+    pos = z >= 0
+    a, b = np.log1p(z[pos]), np.log1p(-z[~pos])
+    jacobian = float(a.sum() - b.sum())  # Σ sign(z) log1p(|z|)
+    n = len(z)
+
+    def negative_log_likelihood(lam: float) -> float:
+        up = a * lam if abs(lam) < 1e-8 else np.expm1(lam * a) / lam
+        down = -b if abs(2.0 - lam) < 1e-8 else -np.expm1((2.0 - lam) * b) / (2.0 - lam)
+        var = float(np.var(np.concatenate([up, down])))
+        if not var > 0:
+            return np.inf
+        return 0.5 * n * math.log(var) - (lam - 1.0) * jacobian
+
+    result = minimize_scalar(
+        negative_log_likelihood, bounds=POWER_BOUNDS, method="bounded", options={"xatol": 1e-2}
+    )
+    return float(result.x) if np.isfinite(result.fun) else 1.0
 
 
 def _squash(y: np.ndarray, threshold: float, scale: float) -> np.ndarray:

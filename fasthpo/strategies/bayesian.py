@@ -9,7 +9,9 @@ How a proposal is made:
    see :mod:`fasthpo.strategies.scale_detection`), so the lower decades are
    visited before the model can know whether they matter.
 2. **Model.** Observations are encoded (categoricals one-hot), their values
-   robustly standardised (a diverged run cannot flatten the rest), and a
+   robustly standardised (a diverged run cannot flatten the rest) and bent by a
+   Yeo-Johnson power fitted by maximum likelihood, so that skewed values such as
+   Rosenbrock's look Gaussian to the model (:mod:`fasthpo.gp.transforms`), and a
    Matérn-5/2 ARD GP is fitted by MAP. *What it is fitted to*: the
    hyperparameters on at most ``fit_points`` (200) observations — the best half
    and a random sample of the rest — and the GP is then conditioned on at most
@@ -85,7 +87,7 @@ from fasthpo.gp.fantasies import (
 from fasthpo.gp.hyperparameter_samples import AveragedLogEI, laplace_samples, resampled
 from fasthpo.gp.model import FitSettings, GaussianProcess, Hyperparameters, fit_hyperparameters
 from fasthpo.gp.threads import single_threaded_blas
-from fasthpo.gp.transforms import RobustStandardizer
+from fasthpo.gp.transforms import PowerStandardizer
 from fasthpo.gp.trust_region import TrustRegion
 from fasthpo.gp.warping import InputWarp
 from fasthpo.objective import Direction
@@ -212,7 +214,7 @@ class BayesianOptimizer:
         self._Zbuffer = np.zeros((0, self._encoder.dim))
         self._hp: Hyperparameters | None = None
         self._model: GaussianProcess | None = None
-        self._transform: RobustStandardizer | None = None
+        self._transform: PowerStandardizer | None = None
         self._fitted_n = 0  # observations at the last refit
         self._model_n = 0  # observations the model has been updated with
         self._warp = InputWarp((), (), ())  # the fitted warp of the auto coordinates
@@ -429,7 +431,7 @@ class BayesianOptimizer:
         n = len(y)
         rows = self._subset(y, np.arange(n), self.max_points)
         fit_rows = self._subset(y, rows, self.fit_points)
-        self._transform = RobustStandardizer.fit(y[rows])
+        self._transform = PowerStandardizer.fit(y[rows])
         X, t = self._Z[fit_rows], self._transform.transform(y[fit_rows])
         dim, columns = self._encoder.dim, self._encoder.auto_columns
         warm = self._hp is not None

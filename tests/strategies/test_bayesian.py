@@ -133,15 +133,22 @@ def test_bad_tells_change_nothing():
 
 
 def test_a_diverged_run_does_not_derail_the_search():
+    # One value of 1e9 among Branin's (0.4 to 300) must not flatten the rest: the search
+    # still closes in on the minimum. Over 30 seeds random search's median regret after
+    # 25 evaluations is 1.3; the robust transform without the power ended at 0.9 on
+    # these five seeds, the power transform (fitted to the bulk) at 0.26.
     problem = get_problem("branin")
-    opt = BayesianOptimizer(problem.space, seed=1)
-    best = math.inf
-    for step in range(25):
-        (c,) = opt.ask(1)
-        value = 1e9 if step == 7 else problem.evaluate(c)
-        opt.tell(c, value)
-        best = min(best, problem.true_value(c))
-    assert best - problem.optimum < 0.1
+    regrets = []
+    for seed in range(5):
+        opt = BayesianOptimizer(problem.space, seed=seed)
+        best = math.inf
+        for step in range(25):
+            (c,) = opt.ask(1)
+            value = 1e9 if step == 7 else problem.evaluate(c)
+            opt.tell(c, value)
+            best = min(best, problem.true_value(c))
+        regrets.append(best - problem.optimum)
+    assert np.median(regrets) < 0.5
 
 
 def test_maximize():
