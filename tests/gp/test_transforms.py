@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fasthpo.gp.transforms import (
+    DIVERGED_LOG,
     POWER_BOUNDS,
     PowerStandardizer,
     RobustStandardizer,
@@ -34,6 +35,29 @@ def test_a_diverged_run_does_not_flatten_the_rest():
     assert np.all(np.diff(t) > 0)  # order is kept, the outlier stays worst
     plain = (y - y.mean()) / y.std()
     assert plain[:20].max() - plain[:20].min() < 1e-6
+
+
+def test_the_squash_bends_twice_smoothly_and_keeps_order():
+    # Up to DIVERGED_LOG log-scales past the threshold: one logarithm; beyond it a second
+    # one, continuous with a continuous slope, so a 1e9 among values near 1 sits a few
+    # scales above them instead of 22.
+    good = np.linspace(0.0, 1.0, 21)
+    tr = RobustStandardizer.fit(good)
+    t, s = tr.threshold, tr.scale
+    y = np.concatenate([good, t + s * np.geomspace(1e-3, 1e12, 400)])
+    squashed = tr.transform(y) * tr.std + tr.mean
+    assert np.all(np.diff(squashed) > 0)
+    over = y > t
+    L = np.log1p(np.maximum(y - t, 0.0) / s)
+    expected = np.where(L <= DIVERGED_LOG, L, DIVERGED_LOG + np.log1p(np.maximum(L - DIVERGED_LOG, 0)))
+    np.testing.assert_allclose((squashed[over] - t) / s, expected[over], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(squashed[~over], y[~over], rtol=1e-12, atol=1e-12)
+    # Continuity of value and slope at the knee, by finite differences either side.
+    knee = t + s * math.expm1(DIVERGED_LOG)
+    h = 1e-6 * s
+    left, mid, right = (tr.transform(np.array([knee - h, knee, knee + h])) * tr.std + tr.mean)
+    assert (mid - left) / h == pytest.approx((right - mid) / h, rel=1e-4)
+    assert (tr.transform(np.array([1e9])) * tr.std + tr.mean)[0] - t < 6 * s  # not 22
 
 
 def test_good_tail_is_untouched_and_values_between_refits_map_consistently():

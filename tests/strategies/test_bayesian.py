@@ -135,8 +135,8 @@ def test_bad_tells_change_nothing():
 def test_a_diverged_run_does_not_derail_the_search():
     # One value of 1e9 among Branin's (0.4 to 300) must not flatten the rest: the search
     # still closes in on the minimum. Over 30 seeds random search's median regret after
-    # 25 evaluations is 1.3; the robust transform without the power ended at 0.9 on
-    # these five seeds, the power transform (fitted to the bulk) at 0.26.
+    # 25 evaluations is 1.3; the squash with a single logarithm ended at 1.1 on these five
+    # seeds, the second bend for diverged values at 0.06 (no diverged run: 0.001-0.017).
     problem = get_problem("branin")
     regrets = []
     for seed in range(5):
@@ -148,7 +148,7 @@ def test_a_diverged_run_does_not_derail_the_search():
             opt.tell(c, value)
             best = min(best, problem.true_value(c))
         regrets.append(best - problem.optimum)
-    assert np.median(regrets) < 0.5
+    assert np.median(regrets) < 0.2
 
 
 def test_maximize():
