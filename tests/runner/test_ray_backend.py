@@ -10,6 +10,7 @@ test removes a node and so comes last.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -451,8 +452,10 @@ def test_a_node_that_dies_mid_trial_loses_the_attempt_which_runs_again_elsewhere
     pid = probes(first)[0]["pid"]
     cluster.remove_node(doomed)
     thread.join(timeout=120)
-    # On a real cluster these went down with their node; here they share this machine.
-    os.killpg(pid, signal.SIGKILL)
+    # On a real cluster these went down with their node; here they share this machine, and
+    # the removed node's raylet may or may not have taken them along already.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
     shutil.rmtree(probes(first)[0]["FASTHPO_TRIAL_DIR"], ignore_errors=True)
     assert not thread.is_alive()
     assert outcome[0].status == "completed"
