@@ -13,6 +13,7 @@ from fasthpo.gp.fantasies import (
     sample_fantasies,
 )
 from fasthpo.gp.model import GaussianProcess, Hyperparameters
+from tests.gp.finite_differences import numeric_grad
 
 D = 4
 
@@ -23,16 +24,6 @@ def gp():
     X = rng.random((30, D))
     hp = Hyperparameters(np.log(np.full(D, 0.4)), 0.0, np.log(1e-3), 0.0)
     return GaussianProcess(X, np.sin(3 * X).sum(axis=1), hp)
-
-
-def _numeric_grad(f, Z, eps=1e-6):
-    grad = np.zeros_like(Z)
-    for i in range(Z.shape[1]):
-        up, down = Z.copy(), Z.copy()
-        up[:, i] += eps
-        down[:, i] -= eps
-        grad[:, i] = (f(up) - f(down)) / (2 * eps)
-    return grad
 
 
 def test_extend_equals_appending_one_at_a_time(gp):
@@ -65,7 +56,7 @@ def test_averaged_fantasies_gradient_and_single_model_limit(gp):
     Z = rng.random((4, D))
     value, grad = acquisition.value_and_grad(Z)
     np.testing.assert_allclose(value, acquisition(Z), rtol=1e-12)
-    np.testing.assert_allclose(grad, _numeric_grad(acquisition, Z), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(grad, numeric_grad(acquisition, Z), rtol=1e-4, atol=1e-6)
     # One model whose fantasies sit at the posterior mean is the kriging believer.
     best = min(gp.y.min(), float(gp.predict(P)[0].min()))
     believer = FantasyLogEI(model, model.weights(model.y)[:, None], np.array([best]))
@@ -81,7 +72,7 @@ def test_local_penalty_gradient_and_exclusion(gp):
     Z = rng.random((4, D))
     value, grad = acquisition.value_and_grad(Z)
     np.testing.assert_allclose(value, acquisition(Z), rtol=1e-12)
-    np.testing.assert_allclose(grad, _numeric_grad(acquisition, Z), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(grad, numeric_grad(acquisition, Z), rtol=1e-4, atol=1e-6)
     # The penalty only lowers the acquisition, most at the pending points themselves.
     plain = LogExpectedImprovement(gp, float(gp.y.min()))
     assert np.all(acquisition(Z) <= plain(Z) + 1e-12)

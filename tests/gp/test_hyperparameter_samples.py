@@ -7,6 +7,7 @@ import numpy as np
 from fasthpo.gp.acquisition import LogExpectedImprovement
 from fasthpo.gp.hyperparameter_samples import AveragedLogEI, laplace_samples, resampled
 from fasthpo.gp.model import FitSettings, GaussianProcess, Hyperparameters, fit_hyperparameters
+from tests.gp.finite_differences import numeric_grad
 
 D = 3
 
@@ -18,16 +19,6 @@ def _fitted(n: int, seed: int = 0) -> GaussianProcess:
     y = (y - y.mean()) / y.std()
     hp = fit_hyperparameters(X, y, starts=[Hyperparameters.prior_mode(D)], settings=FitSettings())
     return GaussianProcess(X, y, hp)
-
-
-def _numeric_grad(f, Z, eps=1e-6):
-    grad = np.zeros_like(Z)
-    for i in range(Z.shape[1]):
-        up, down = Z.copy(), Z.copy()
-        up[:, i] += eps
-        down[:, i] -= eps
-        grad[:, i] = (f(up) - f(down)) / (2 * eps)
-    return grad
 
 
 def test_draws_spread_less_where_more_data_pin_the_fit_down():
@@ -66,7 +57,7 @@ def test_averaged_logei_gradient_and_single_model_limit():
     Z = np.random.default_rng(4).random((5, D))
     value, grad = acquisition.value_and_grad(Z)
     np.testing.assert_allclose(value, acquisition(Z), rtol=1e-9)
-    np.testing.assert_allclose(grad, _numeric_grad(acquisition, Z), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(grad, numeric_grad(acquisition, Z), rtol=1e-4, atol=1e-5)
     # The mean of EI lies between the parts' smallest and largest.
     each = np.stack([p(Z) for p in parts], axis=1)
     assert np.all(value <= each.max(axis=1) + 1e-12) and np.all(value >= each.min(axis=1) - 1e-12)
