@@ -60,6 +60,9 @@ LEASE_LOST = "another tuner took the job over"
 #: running again: a trial that takes its node down with it (memory, a driver crash)
 #: would otherwise be retried forever.
 MAX_LOST_ATTEMPTS = 3
+# An ``auto`` parameter's verdict before any comparison was made: stored as "undetermined"
+# with a reason, yet a different state from an "undetermined" that a comparison produced.
+NOT_JUDGED = "not judged"
 
 
 class TuningLoop:
@@ -142,7 +145,7 @@ class TuningLoop:
                 ):
                     self._rungs_reached(trial.trial_id, config, report)
         for record in self.store.scalings(self.job):
-            self.verdicts[record.parameter] = record.verdict
+            self.verdicts[record.parameter] = _verdict_state(record.verdict, record.evidence)
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -380,15 +383,19 @@ class TuningLoop:
         changes = {
             name: (verdict, evidence)
             for name, (verdict, evidence) in self.strategy.detected_scaling().items()
-            if self.verdicts.get(name) != verdict
+            if self.verdicts.get(name) != _verdict_state(verdict, evidence)
         }
         if changes:
             self.store.add_scalings(self.job, self.told_trial, changes)
             for name, (verdict, evidence) in changes.items():
-                self.verdicts[name] = verdict
-                if verdict == "undetermined" and "margin" not in evidence:
+                self.verdicts[name] = _verdict_state(verdict, evidence)
+                if self.verdicts[name] == NOT_JUDGED:
                     continue  # no comparison was made yet: nothing to say
-                log.info("%s looks %s-scaled (as of trial %d)", name, verdict, self.told_trial)
+                if verdict == "undetermined":
+                    log.info("%s: neither scale explains the results clearly better (as of trial %d)",
+                             name, self.told_trial)
+                else:
+                    log.info("%s looks %s-scaled (as of trial %d)", name, verdict, self.told_trial)
 
     def _drain(self, reason: str, *, force: bool = False) -> None:
         """Stop every running trial; those that do not complete go back to ``pending``."""
@@ -420,6 +427,13 @@ class TuningLoop:
 
     def _tracker(self, trial_id: int) -> ObjectiveTracker:
         return self.trackers.setdefault(trial_id, ObjectiveTracker(self.objective))
+
+
+def _verdict_state(verdict: str, evidence: Mapping[str, Any]) -> str:
+    """The verdict as a state whose changes are stored: a judged "undetermined" differs from none yet."""
+    if verdict == "undetermined" and "margin" not in evidence:
+        return NOT_JUDGED
+    return verdict
 
 
 def _tuned(space: SearchSpace, hyperparameters: Mapping[str, Any]) -> dict[str, Any]:

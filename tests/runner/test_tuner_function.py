@@ -174,8 +174,31 @@ def test_scale_verdicts_are_stored_with_the_trial_they_date_from(tmp_path):
     assert history[-1].verdict == "log" and "loglik_linear" in history[-1].evidence
     since = history[-1].trial_id
     assert 1 <= since <= 16
-    # One record per change of verdict, never two equal verdicts in a row.
-    assert all(a.verdict != b.verdict for a, b in itertools.pairwise(history))
+    # One record per change of verdict, never two equal states in a row.
+    states = [(h.verdict, "margin" in h.evidence) for h in history]
+    assert all(a != b for a, b in itertools.pairwise(states))
     assert summary["detected_scaling"]["lr"]["verdict"] == "log"
     assert summary["detected_scaling"]["lr"]["since_trial"] == since
     assert f"lr: log (since trial {since})" in _describe_text(summary)
+
+
+def test_a_judged_undetermined_verdict_is_stored_and_described_as_judged(tmp_path):
+    """A parameter the objective ignores is judged undetermined once enough results exist;
+    ``describe`` must say so, not that no judgement was made yet."""
+    from fasthpo.cli import _describe_text, _summary
+
+    space = fasthpo.SearchSpace([
+        fasthpo.Continuous("lr", 1e-5, 1.0),  # auto, and irrelevant to the objective
+        fasthpo.Continuous("x", 0.0, 1.0, scaling="linear"),
+    ])
+    tuner = fasthpo.Tuner(space, max_trials=11, name="flat", db=tmp_path / "t.db", seed=0)
+    tuner.optimize(lambda p: (p["x"] - 0.5) ** 2)
+    with Store(tmp_path / "t.db") as store:
+        history = store.scalings("flat")
+        summary = _summary(store, store.get_job("flat"))
+    assert "margin" not in history[0].evidence  # the first verdict: too few results
+    last = history[-1]
+    assert "margin" in last.evidence and last.trial_id >= 10
+    text = _describe_text(summary)
+    assert f"lr: {last.verdict} (since trial {last.trial_id})" in text
+    assert "not judged" not in text
