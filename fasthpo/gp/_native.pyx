@@ -40,6 +40,13 @@ cdef extern from "fasthpo_native.h" nogil:
                              const double *lengthscales, double amplitude,
                              const double *W, double *g_log_ls, double *g_log_amp,
                              double *G_X)
+    int fh_matern52_symmetric_parts(const double *X, ptrdiff_t n, ptrdiff_t d,
+                                    const double *lengthscales, double amplitude,
+                                    double *K, double *P)
+    int fh_matern52_lml_grad_parts(const double *X, ptrdiff_t n, ptrdiff_t d,
+                                   const double *lengthscales, double amplitude,
+                                   const double *W, const double *P, double *g_log_ls,
+                                   double *g_log_amp, double *G_X)
     int fh_matern52_cross_grad(const double *Xc, ptrdiff_t m,
                                const double *X, ptrdiff_t n, ptrdiff_t d,
                                const double *lengthscales, double amplitude,
@@ -253,10 +260,14 @@ cdef double _LOG_2PI = 1.8378770664093454835606594728112
 
 cdef int _lml_pass(const double *X, Py_ssize_t n, Py_ssize_t d, const double *r,
                    const double *lengthscales, double amplitude, double noise, double *work,
-                   double *alpha, double *g_log_ls, double *G_X, double *out) noexcept nogil:
+                   double *alpha, double *g_log_ls, double *G_X, double *out,
+                   double *parts=NULL) noexcept nogil:
     """The body of :func:`gp_lml_grad` on checked arguments, n >= 1: out[0..3] receives
     (lml, g_log_amp, trace_W, jitter). Returns 0, 1 when K_y cannot be factorised
-    (lml = -inf), or -1 when the kernel's scratch cannot be allocated."""
+    (lml = -inf), or -1 when the kernel's scratch cannot be allocated. ``parts`` (n, n),
+    unless NULL, keeps each pair's distance-dependent factors from the kernel for the
+    gradient pass (``fh_matern52_symmetric_parts``): the same results, a distance and an
+    exponential per pair fewer."""
     cdef Py_ssize_t i, j
     cdef int fn = <int>n
     cdef int one = 1
@@ -272,7 +283,10 @@ cdef int _lml_pass(const double *X, Py_ssize_t n, Py_ssize_t d, const double *r,
     out[0] = -INFINITY
     out[1] = 0.0
     out[2] = 0.0
-    rc = fh_matern52_symmetric(X, n, d, lengthscales, amplitude, work)
+    if parts != NULL:
+        rc = fh_matern52_symmetric_parts(X, n, d, lengthscales, amplitude, work, parts)
+    else:
+        rc = fh_matern52_symmetric(X, n, d, lengthscales, amplitude, work)
     if rc != 0:
         out[3] = jitter
         return -1
@@ -307,8 +321,13 @@ cdef int _lml_pass(const double *X, Py_ssize_t n, Py_ssize_t d, const double *r,
         for j in range(i, n):
             work[i * n + j] = alpha[i] * alpha[j] - work[i * n + j]
         trace += work[i * n + i]
-    if fh_matern52_lml_grad(X, n, d, lengthscales, amplitude, work, g_log_ls, &g_log_amp,
-                            G_X) != 0:
+    if parts != NULL:
+        rc = fh_matern52_lml_grad_parts(X, n, d, lengthscales, amplitude, work, parts,
+                                        g_log_ls, &g_log_amp, G_X)
+    else:
+        rc = fh_matern52_lml_grad(X, n, d, lengthscales, amplitude, work, g_log_ls,
+                                  &g_log_amp, G_X)
+    if rc != 0:
         return -1
     out[0] = -0.5 * quad - half_logdet - 0.5 * n * _LOG_2PI
     out[1] = g_log_amp
@@ -889,6 +908,7 @@ cdef struct _Posterior:
     double *r
     double *alpha
     double *work
+    double *parts  # (n, n): the kernel's per-pair factors, reused by the gradient pass
     int failed   # set when the kernel's scratch could not be allocated
 
 
@@ -907,7 +927,8 @@ cdef double _neg_log_posterior(_Posterior *P, const double *theta, double *grad)
         P.ls[i] = exp(theta[i])
     for i in range(n):
         P.r[i] = P.y[i] - theta[d + 2]
-    rc = _lml_pass(P.X, n, d, P.r, P.ls, amplitude, noise, P.work, P.alpha, grad, NULL, out)
+    rc = _lml_pass(P.X, n, d, P.r, P.ls, amplitude, noise, P.work, P.alpha, grad, NULL, out,
+                   P.parts)
     if rc != 0 or not (out[0] > -INFINITY and out[0] < INFINITY):
         if rc < 0:
             P.failed = 1
@@ -969,7 +990,7 @@ def gp_map_fit(const double[:, ::1] X, const double[::1] y, double[::1] theta,
     if maxiter < 0:
         raise ValueError(f"maxiter must be >= 0, got {maxiter}")
     cdef double *buf = <double *>malloc(
-        (n * n + 3 * n + d + (8 + 2 * _MEMORY) * p + 2 * _MEMORY + 2) * sizeof(double))
+        (2 * n * n + 3 * n + d + (8 + 2 * _MEMORY) * p + 2 * _MEMORY + 2) * sizeof(double))
     if buf == NULL:
         raise MemoryError(f"gp_map_fit: cannot allocate scratch for n={n}, d={d}")
     P.X = &X[0, 0]
@@ -979,7 +1000,8 @@ def gp_map_fit(const double[:, ::1] X, const double[::1] y, double[::1] theta,
     P.prior_mean = &prior_mean[0]
     P.prior_precision = &prior_precision[0]
     P.work = buf
-    P.r = buf + n * n
+    P.parts = buf + n * n
+    P.r = P.parts + n * n
     P.alpha = P.r + n
     P.ls = P.alpha + n
     P.failed = 0
