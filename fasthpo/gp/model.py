@@ -334,8 +334,11 @@ class GaussianProcess:
         row = solve_triangular(self.L, k, lower=True, check_finite=False)
         diag = self._amp + self.hp.noise + self.jitter - float(row @ row)
         n = len(self.y)
-        L = np.zeros((n + 1, n + 1))
+        # Every entry written once: np.zeros would clear the (n + 1)² buffer first (half
+        # a millisecond at n = 1,000), only for the old factor to overwrite it.
+        L = np.empty((n + 1, n + 1))
         L[:n, :n] = self.L
+        L[:n, n] = 0.0
         L[n, :n] = row
         L[n, n] = math.sqrt(max(diag, 1e-12 * self._amp))
         self.L = L
@@ -363,8 +366,9 @@ class GaussianProcess:
         S[np.diag_indices(len(Xn))] += self.hp.noise + self.jitter + extra_noise
         C, _ = _factorize(0.5 * (S + S.T), self._amp)
         n, k = len(self.y), len(Xn)
-        L = np.zeros((n + k, n + k))
+        L = np.empty((n + k, n + k))  # every entry written once, as in append
         L[:n, :n] = self.L
+        L[:n, n:] = 0.0
         L[n:, :n] = B.T
         L[n:, n:] = C
         self.L = L
