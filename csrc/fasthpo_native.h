@@ -66,6 +66,19 @@ int fh_matern52_lml_grad(const double *X, ptrdiff_t n, ptrdiff_t d,
                          const double *W, double *g_log_ls, double *g_log_amp,
                          double *G_X);
 
+/* The MAP fit's pair of passes without computing each distance and exponential
+ * twice. fh_matern52_symmetric_parts fills K exactly as fh_matern52_symmetric
+ * does and P (n x n) with the two factors of each pair i < j that the gradient
+ * needs: P[i, j] = (1 + s) e^{-s} and P[j, i] = K_ij / amplitude, each computed
+ * as fh_matern52_lml_grad computes it; fh_matern52_lml_grad_parts is
+ * fh_matern52_lml_grad reading them from P, with bit-identical results. */
+int fh_matern52_symmetric_parts(const double *X, ptrdiff_t n, ptrdiff_t d,
+                                const double *lengthscales, double amplitude,
+                                double *K, double *P);
+int fh_matern52_lml_grad_parts(const double *X, ptrdiff_t n, ptrdiff_t d,
+                               const double *lengthscales, double amplitude,
+                               const double *W, const double *P, double *g_log_ls,
+                               double *g_log_amp, double *G_X);
 /* G[c, k] = sum_i V[c, i] dk(xc_c, x_i)/dxc_ck for candidates Xc (m x d)
  * against points X (n x d) with weights V (m x n); G: m x d (out).
  * Scratch: 2 n d + 2 d doubles. */

@@ -133,6 +133,63 @@ int fh_matern52_symmetric(const double *X, ptrdiff_t n, ptrdiff_t d,
     return FH_OK;
 }
 
+/* kernel_row, also keeping the two factors of each pair the gradient pass needs
+ * (see fh_matern52_symmetric_parts): row i of P gets q = (1 + s) e^{-s} at the
+ * columns of the strict upper triangle, and column i gets k / a below the diagonal.
+ * K's entries are the same arithmetic as matern52_from_r2. */
+static void kernel_row_parts(const double *restrict ZT, ptrdiff_t n, ptrdiff_t d, ptrdiff_t i,
+                             ptrdiff_t j0, ptrdiff_t j1, double amplitude,
+                             double *restrict out, double *restrict P)
+{
+    for (ptrdiff_t j = j0; j < j1; ++j) {
+        out[j] = 0.0;
+    }
+    for (ptrdiff_t k = 0; k < d; ++k) {
+        const double zk = ZT[k * n + i];
+        const double *restrict col = ZT + k * n;
+        for (ptrdiff_t j = j0; j < j1; ++j) {
+            const double diff = zk - col[j];
+            out[j] += diff * diff;
+        }
+    }
+    for (ptrdiff_t j = j0; j < j1; ++j) {
+        const double s = FH_SQRT5 * sqrt(out[j]);
+        const double e = exp(-s);
+        out[j] = amplitude * (1.0 + s + s * s * (1.0 / 3.0)) * e;
+        P[i * n + j] = (1.0 + s) * e;
+        P[j * n + i] = (1.0 + s + s * s * (1.0 / 3.0)) * e;
+    }
+}
+
+int fh_matern52_symmetric_parts(const double *X, ptrdiff_t n, ptrdiff_t d,
+                                const double *lengthscales, double amplitude,
+                                double *K, double *P)
+{
+    if (n <= 0) {
+        return FH_OK;
+    }
+    double *ZT = alloc_rows(n, d);
+    if (ZT == NULL) {
+        return FH_ENOMEM;
+    }
+    scale_transpose(X, n, d, lengthscales, ZT);
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += FH_BLOCK) {
+        const ptrdiff_t j1 = (n - j0 > FH_BLOCK) ? j0 + FH_BLOCK : n;
+        for (ptrdiff_t i = 0; i + 1 < j1; ++i) {
+            const ptrdiff_t start = (i + 1 > j0) ? i + 1 : j0;
+            kernel_row_parts(ZT, n, d, i, start, j1, amplitude, K + i * n, P);
+        }
+    }
+    for (ptrdiff_t i = 0; i < n; ++i) {
+        for (ptrdiff_t j = i + 1; j < n; ++j) {
+            K[j * n + i] = K[i * n + j];
+        }
+        K[i * n + i] = amplitude;
+    }
+    free(ZT);
+    return FH_OK;
+}
+
 int fh_matern52_cross(const double *X1, ptrdiff_t n1,
                       const double *X2, ptrdiff_t n2, ptrdiff_t d,
                       const double *lengthscales, double amplitude,
@@ -224,10 +281,12 @@ static inline void pair_ls_x(const double *restrict zi, const double *restrict z
     }
 }
 
-int fh_matern52_lml_grad(const double *X, ptrdiff_t n, ptrdiff_t d,
-                         const double *lengthscales, double amplitude,
-                         const double *W, double *g_log_ls, double *g_log_amp,
-                         double *G_X)
+/* fh_matern52_lml_grad, reading the pairs' factors from P when it is not NULL
+ * (fh_matern52_symmetric_parts) instead of computing distances and exponentials again. */
+static int lml_grad(const double *X, ptrdiff_t n, ptrdiff_t d,
+                    const double *lengthscales, double amplitude,
+                    const double *W, const double *P, double *g_log_ls, double *g_log_amp,
+                    double *G_X)
 {
     for (ptrdiff_t k = 0; k < d; ++k) {
         g_log_ls[k] = 0.0;
@@ -268,14 +327,21 @@ int fh_matern52_lml_grad(const double *X, ptrdiff_t n, ptrdiff_t d,
             const ptrdiff_t start = (i + 1 > j0) ? i + 1 : j0;
             const ptrdiff_t len = j1 - start;
             const double *Wi = W + i * n + start;
-            sq_dist_row(ZT + i, n, ZT, n, d, start, j1, r2);
-
             double row_k = 0.0;
-            for (ptrdiff_t j = 0; j < len; ++j) {
-                const double s = FH_SQRT5 * sqrt(r2[j]);
-                const double e = exp(-s);
-                row_k += Wi[j] * ((1.0 + s + s * s * (1.0 / 3.0)) * e);
-                q[j] = Wi[j] * ((1.0 + s) * e);
+            if (P != NULL) {
+                const double *Pi = P + i * n + start;
+                for (ptrdiff_t j = 0; j < len; ++j) {
+                    row_k += Wi[j] * P[(start + j) * n + i];
+                    q[j] = Wi[j] * Pi[j];
+                }
+            } else {
+                sq_dist_row(ZT + i, n, ZT, n, d, start, j1, r2);
+                for (ptrdiff_t j = 0; j < len; ++j) {
+                    const double s = FH_SQRT5 * sqrt(r2[j]);
+                    const double e = exp(-s);
+                    row_k += Wi[j] * ((1.0 + s + s * s * (1.0 / 3.0)) * e);
+                    q[j] = Wi[j] * ((1.0 + s) * e);
+                }
             }
             k_sum += row_k;
 
@@ -320,6 +386,22 @@ int fh_matern52_lml_grad(const double *X, ptrdiff_t n, ptrdiff_t d,
     }
     free(Z);
     return FH_OK;
+}
+
+int fh_matern52_lml_grad(const double *X, ptrdiff_t n, ptrdiff_t d,
+                         const double *lengthscales, double amplitude,
+                         const double *W, double *g_log_ls, double *g_log_amp,
+                         double *G_X)
+{
+    return lml_grad(X, n, d, lengthscales, amplitude, W, NULL, g_log_ls, g_log_amp, G_X);
+}
+
+int fh_matern52_lml_grad_parts(const double *X, ptrdiff_t n, ptrdiff_t d,
+                               const double *lengthscales, double amplitude,
+                               const double *W, const double *P, double *g_log_ls,
+                               double *g_log_amp, double *G_X)
+{
+    return lml_grad(X, n, d, lengthscales, amplitude, W, P, g_log_ls, g_log_amp, G_X);
 }
 
 /* acc[k] += q dz_k for one pair (candidate zc, row zj of Z). */

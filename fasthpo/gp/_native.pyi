@@ -25,7 +25,7 @@ def log_expected_improvement(
 def erfcx(x: _F, out: _F) -> None: ...
 def gp_lml_grad(
     X: _F, r: _F, lengthscales: _F, amplitude: float, noise: float, work: _F, alpha: _F,
-    g_log_ls: _F | None, G_X: _F | None = None,
+    g_log_ls: _F | None, G_X: _F | None = None, parts: _F | None = None,
 ) -> tuple[float, float, float, float]: ...
 def gp_posterior_grad(
     Z: _F, X: _F, L: _F, alpha: _F, lengthscales: _F, amplitude: float, mean: float,

@@ -77,6 +77,7 @@ class MarginalLikelihood:
         self.y = values = as_vector(y, "y")
         n = len(values)
         self._work = np.empty((n, n))
+        self._parts: np.ndarray | None = None  # the gradient pass's second scratch, on first use
         self._alpha = np.empty(n)
         self._r = np.empty(n)
 
@@ -133,8 +134,10 @@ class MarginalLikelihood:
         np.subtract(self.y, mean, out=self._r)
         g_ls = np.empty(d)
         G_X = np.empty((n, d)) if input_grad else None
+        if self._parts is None:
+            self._parts = np.empty((n, n))
         value, g_amp, trace, jitter = _native.gp_lml_grad(
-            X, self._r, ls, amp, noise, self._work, self._alpha, g_ls, G_X
+            X, self._r, ls, amp, noise, self._work, self._alpha, g_ls, G_X, self._parts
         )
         if not math.isfinite(value):
             return LikelihoodGradient(

@@ -334,8 +334,11 @@ class GaussianProcess:
         row = solve_triangular(self.L, k, lower=True, check_finite=False)
         diag = self._amp + self.hp.noise + self.jitter - float(row @ row)
         n = len(self.y)
-        L = np.zeros((n + 1, n + 1))
+        # Every entry written once: np.zeros would clear the (n + 1)² buffer first (half
+        # a millisecond at n = 1,000), only for the old factor to overwrite it.
+        L = np.empty((n + 1, n + 1))
         L[:n, :n] = self.L
+        L[:n, n] = 0.0
         L[n, :n] = row
         L[n, n] = math.sqrt(max(diag, 1e-12 * self._amp))
         self.L = L
@@ -363,8 +366,9 @@ class GaussianProcess:
         S[np.diag_indices(len(Xn))] += self.hp.noise + self.jitter + extra_noise
         C, _ = _factorize(0.5 * (S + S.T), self._amp)
         n, k = len(self.y), len(Xn)
-        L = np.zeros((n + k, n + k))
+        L = np.empty((n + k, n + k))  # every entry written once, as in append
         L[:n, :n] = self.L
+        L[:n, n:] = 0.0
         L[n:, :n] = B.T
         L[n:, n:] = C
         self.L = L
@@ -396,15 +400,25 @@ class GaussianProcess:
         u = solve_triangular(self.L, y - self.hp.mean, lower=True, check_finite=False)
         return solve_triangular(self.L, u, lower=True, trans="T", check_finite=False)
 
-    def _posterior(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Mean, standard deviation and V = L⁻¹ k(X, Z) (n, m) at Z (m, D)."""
-        Ks = matern52(Z, self.X, lengthscales=self._ls, amplitude=self._amp)
+    def cross(self, Z: np.ndarray) -> np.ndarray:
+        """k(Z, X) (m, n): the kernel between points Z (m, D) and the observations, which
+        :meth:`screen` and :meth:`predict` take instead of Z when a caller needs both."""
+        return matern52(Z, self.X, lengthscales=self._ls, amplitude=self._amp)
+
+    def _posterior(
+        self, Z: np.ndarray, cross: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean, standard deviation and V = L⁻¹ k(X, Z) (n, m) at Z (m, D); ``cross`` is
+        k(Z, X) when the caller has it already (:meth:`cross`)."""
+        Ks = self.cross(Z) if cross is None else cross
         mean = self.hp.mean + Ks @ self.alpha
         V = solve_triangular(self.L, Ks.T, lower=True, check_finite=False)
         var = self._amp - np.einsum("ij,ij->j", V, V)
         return mean, np.sqrt(np.maximum(var, 1e-12 * self._amp)), V
 
-    def screen(self, Z: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    def screen(
+        self, Z: np.ndarray, size: int, cross: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean at Z (m, D) and an upper bound on the standard deviation there.
 
         The bound is the standard deviation given only the ``size`` observations with
@@ -412,11 +426,12 @@ class GaussianProcess:
         costs a triangular solve against ``size`` points instead of n. Its factor is
         computed once per model and stays a valid bound after appends (a subset of
         the observations all the same). Why: see :meth:`LogExpectedImprovement.ranked`.
+        ``cross`` is k(Z, X) when the caller has it already.
         """
-        Ks = matern52(Z, self.X, lengthscales=self._ls, amplitude=self._amp)
+        Ks = self.cross(Z) if cross is None else cross
         mean = self.hp.mean + Ks @ self.alpha
         if size >= len(self.y):
-            return mean, self._posterior(Z)[1]
+            return mean, self._posterior(Z, Ks)[1]
         rows, L = self._screen_factor(size)
         V = solve_triangular(L, Ks[:, rows].T, lower=True, check_finite=False)
         var = self._amp - np.einsum("ij,ij->j", V, V)
@@ -434,9 +449,12 @@ class GaussianProcess:
         self.__dict__["_screen"] = factor
         return factor
 
-    def predict(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and standard deviation of the latent function at Z (m, D)."""
-        mean, std, _ = self._posterior(Z)
+    def predict(
+        self, Z: np.ndarray, cross: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation of the latent function at Z (m, D)
+        (``cross``: k(Z, X), when the caller has it already)."""
+        mean, std, _ = self._posterior(Z, cross)
         return mean, std
 
     def predict_with_grad(

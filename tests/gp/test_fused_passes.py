@@ -40,6 +40,27 @@ def test_likelihood_matches_reference(n: int, d: int, input_grad: bool) -> None:
         assert got.inputs is None
 
 
+@pytest.mark.parametrize(("n", "d"), [(1, 1), (2, 3), (45, 6), (530, 2)])
+@pytest.mark.parametrize("input_grad", [False, True])
+def test_likelihood_with_kept_pair_factors_is_bit_identical(n: int, d: int, input_grad: bool) -> None:
+    # ``parts`` keeps each pair's distance and exponential from the kernel for the
+    # gradient pass; the arithmetic is the same, so every output must be too.
+    X, y, ls = _data(n, d, seed=5 * n + d)
+    outputs = []
+    for parts in (None, np.empty((n, n))):
+        work, alpha, g_ls = np.empty((n, n)), np.empty(n), np.empty(d)
+        G_X = np.empty((n, d)) if input_grad else None
+        head = _native.gp_lml_grad(X, y - 0.2, ls, 1.3, 1e-3, work, alpha, g_ls, G_X, parts)
+        outputs.append((head, alpha, g_ls, G_X))
+    (head0, alpha0, g0, G0), (head1, alpha1, g1, G1) = outputs
+    assert head0 == head1
+    assert np.array_equal(alpha0, alpha1) and np.array_equal(g0, g1)
+    assert (G0 is None and G1 is None) or np.array_equal(G0, G1)
+    with pytest.raises(ValueError, match="parts"):
+        _native.gp_lml_grad(X, y, ls, 1.3, 1e-3, np.empty((n, n)), np.empty(n), np.empty(d),
+                            None, np.empty((n + 1, n)))
+
+
 @pytest.mark.parametrize(("n", "d"), [(1, 1), (40, 5), (120, 20)])
 def test_likelihood_value_alone_matches_reference_and_full_evaluation(n: int, d: int) -> None:
     X, y, ls = _data(n, d, seed=2 * n + d)
@@ -153,7 +174,9 @@ def _native_logei(X, L, alpha, ls, Z, best):
     return value, grad
 
 
-@pytest.mark.parametrize(("n", "m", "d"), [(1, 1, 1), (15, 4, 3), (90, 7, 20)])
+# Up to four points the pass solves each against the factor alone (dtrsv), beyond in one
+# dtrsm: the cases cover both.
+@pytest.mark.parametrize(("n", "m", "d"), [(1, 1, 1), (15, 4, 3), (40, 3, 6), (90, 7, 20)])
 @pytest.mark.parametrize("best", [-2.0, 0.0, 0.5])
 def test_logei_pass_matches_reference(n: int, m: int, d: int, best: float) -> None:
     X, L, alpha, ls, Z = _posterior_case(n, m, d, seed=3 * n)

@@ -80,6 +80,30 @@ def test_objective_matches_the_numpy_twin_and_finite_differences(n: int, d: int,
     assert value == pytest.approx(NegLogPosterior(X, y)(theta)[0], rel=1e-9)
 
 
+@pytest.mark.parametrize(("n", "d", "seed"), [(2, 1, 0), (35, 4, 1), (140, 20, 2), (600, 3, 3)])
+def test_objective_equals_the_plain_likelihood_pass_bit_for_bit(n: int, d: int, seed: int) -> None:
+    # The fit keeps each pair's kernel factors for its gradient pass (the "parts"
+    # kernels); without a prior (precision 0) its value and gradient must be exactly
+    # those of gp_lml_grad, which computes every distance and exponential again.
+    X, y = _problem("bumpy", n, d, seed)
+    theta = Hyperparameters.prior_mode(d).vector() + np.random.default_rng(seed).normal(0, 0.3, d + 3)
+    lo, hi = np.full(d + 3, -50.0), np.full(d + 3, 50.0)
+    flat = np.zeros(d + 3)
+    grad = np.empty(d + 3)
+    value, _, _ = _native.gp_map_fit(X, y, theta.copy(), lo, hi, flat, flat, 0, 1e-6, 1e-5, grad)
+    scales = np.exp(theta)
+    r = y - theta[d + 2]
+    work, alpha, g_ls = np.empty((n, n)), np.empty(n), np.empty(d)
+    lml, g_amp, trace, _ = _native.gp_lml_grad(
+        X, r, scales[:d], float(scales[d]), float(scales[d + 1]), work, alpha, g_ls
+    )
+    assert value == -lml
+    assert np.array_equal(grad[:d], -g_ls)
+    assert grad[d] == -g_amp
+    assert grad[d + 1] == -(0.5 * scales[d + 1] * trace)
+    assert grad[d + 2] == pytest.approx(-np.sum(alpha), rel=1e-12)  # NumPy sums pairwise
+
+
 def test_reaches_scipys_log_posterior_on_random_problems() -> None:
     worse = better = total = 0
     got_sum = want_sum = scale = 0.0
