@@ -41,9 +41,9 @@ from fasthpo.gp.kernels import matern52
 from fasthpo.gp.likelihood import MarginalLikelihood
 from fasthpo.gp.priors import (
     AMPLITUDE_PRIOR,
-    NOISE_PRIOR,
     lengthscale_prior_mean,
     log_prior,
+    noise_prior,
     prior_moments,
 )
 from fasthpo.gp.warping import InputWarp
@@ -82,7 +82,7 @@ class Hyperparameters:
         return cls(
             np.full(dim, lengthscale_prior_mean(dim)),
             AMPLITUDE_PRIOR[0],
-            NOISE_PRIOR[0],
+            noise_prior(dim)[0],
             0.0,
             tuple(int(c) for c in warp_columns),
             np.zeros(m),
