@@ -41,7 +41,11 @@ How a proposal is made:
    (:mod:`fasthpo.gp.hyperparameter_samples`), each with the same fantasies: a
    proposal made while results are outstanding cannot wait for the next fit to
    correct an early, overconfident one. ``batch="capped"`` is the MAP model
-   alone. Other modes, kept for measurement: constant liars, averaged
+   alone. In both, a quarter of the running trials (``EXPLOIT_SHARE``) come from
+   *exploiting slots*: LogEI of the same models without fantasies, with a ball of
+   radius ``EXPLOIT_RADIUS`` (0.05 in the unit cube) around each pending point
+   excluded (:mod:`fasthpo.gp.exploitation`), so refinement next to the incumbent
+   goes on while pending points sit there. Other modes, kept for measurement: constant liars, averaged
    posterior-sampled fantasy models (``sampled``), local penalisation
    (``penalised``); docs/benchmarks.md ("Parallel trials") compares them.
 4. **Acquisition.** LogEI is evaluated on Sobol candidates plus perturbations
