@@ -41,7 +41,8 @@ How a proposal is made:
    (:mod:`fasthpo.gp.hyperparameter_samples`), each with the same fantasies: a
    proposal made while results are outstanding cannot wait for the next fit to
    correct an early, overconfident one. ``batch="capped"`` is the MAP model
-   alone. In both, a quarter of the running trials (``EXPLOIT_SHARE``) come from
+   alone. In both, from 8 running trials on (``EXPLOIT_FROM``), a quarter of them
+   (``EXPLOIT_SHARE``) come from
    *exploiting slots*: LogEI of the same models without fantasies, with a ball of
    radius ``EXPLOIT_RADIUS`` (0.05 in the unit cube) around each pending point
    excluded (:mod:`fasthpo.gp.exploitation`), so refinement next to the incumbent
@@ -142,6 +143,10 @@ MARGINAL_UP_TO = 100
 #: point excluded (see :mod:`fasthpo.gp.exploitation`). 0 turns them off.
 EXPLOIT_SHARE = 0.25
 EXPLOIT_RADIUS = 0.05
+#: Exploiting slots start at this many running trials: at 4 the capped fantasies still let
+#: the batch close in on Hartmann-6's basin, and an exploiting slot there cost more than it
+#: gained (docs/benchmarks.md, "Exploiting slots").
+EXPLOIT_FROM = 8
 
 
 class BayesianOptimizer:
@@ -372,7 +377,9 @@ class BayesianOptimizer:
     def _exploiting_turn(self, busy: list[dict[str, Any]]) -> bool:
         """Whether the next proposal comes from an exploiting slot (never without pending
         trials: the sequential path is untouched)."""
-        if not busy or EXPLOIT_SHARE <= 0 or self.batch not in ("marginal", "capped"):
+        if len(busy) + 1 < EXPLOIT_FROM or EXPLOIT_SHARE <= 0 or self.batch not in (
+            "marginal", "capped"
+        ):
             return False
         keys = {config_key(self.space, c) for c in busy}
         self._exploiting &= keys  # those that finished are no longer running

@@ -333,6 +333,8 @@ def test_a_share_of_the_running_trials_comes_from_exploiting_slots():
     for record in exploiting:
         z, P = np.array(record["proposal"]), np.array(record["pending"])
         assert np.linalg.norm(P - z, axis=1).min() > 0.5 * bayesian.EXPLOIT_RADIUS
+    # With fewer than EXPLOIT_FROM running trials, every proposal carries the fantasies.
+    assert bayesian.EXPLOIT_FROM == 8 and not opt._exploiting_turn(running[:6])
     busy = running[:7]
     acquisition = opt._exploiting_acquisition(busy)
     assert isinstance(acquisition, ExcludingAcquisition) and len(acquisition.P) == 7
