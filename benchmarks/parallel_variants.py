@@ -2,10 +2,12 @@
 
 Each variant is a batch mode or a small subclass of the Bayesian strategy, run
 by :func:`fasthpo.benchmark.runner.run_one` exactly as ``fasthpo bench
---parallel Q`` runs an optimizer (fifo arrival). Final regrets are kept per
-seed in a JSON file (``--out``; runs already there are skipped), so two
-variants can be compared seed for seed. Any registered optimizer can be run
-too (``--variant optuna-gp``), at q > 1 only, without its sequential runs.
+--parallel Q`` runs an optimizer (fifo arrival unless ``--arrival random``).
+Final regrets are kept per seed in a JSON file (``--out``; runs already there
+are skipped), so two variants can be compared seed for seed. Any registered
+optimizer can be run too (``--variant optuna-gp``), at q > 1 only, without its
+sequential runs. ``--exploit-*`` set the exploiting slots (share, exclusion
+radius, an optional box around the incumbent) of ``marginal`` and ``capped``.
 
     python benchmarks/parallel_variants.py --variant marginal --seeds 30 --out marginal.json
     python benchmarks/parallel_variants.py --variant marginal --samples 8 --max-std 3.2 ...
@@ -73,7 +75,23 @@ class RefitOnFantasies(BayesianOptimizer):
         return LogExpectedImprovement(GaussianProcess(hp.warp.apply(X), t, hp), best)
 
 
+class ExploitInLocalBox(BayesianOptimizer):
+    """Exploiting slots searched in a cube of side ``side`` (unit coordinates, the same in
+    every dimension) around the incumbent instead of the whole box."""
+
+    side = 0.15
+
+    def _exploit_box(self) -> tuple[np.ndarray, np.ndarray] | None:
+        y = self._sign * np.asarray(self._observations.values)
+        center = self._Z[int(np.argmin(y))]
+        if len(self._warp):
+            center = self._warp.apply(center[None, :])[0]
+        region = TrustRegion(failure_tolerance=1, initial_length=self.side)
+        return region.box(center, np.ones(len(center)), self._encoder.continuous)
+
+
 SUBCLASSES: dict[str, type[BayesianOptimizer]] = {
+    "exploit-local-box": ExploitInLocalBox,
     "trust-region-pending": TrustRegionWithPending,
     "trust-region-everywhere": TrustRegionEverywhere,
     "refit-on-fantasies": RefitOnFantasies,
@@ -91,7 +109,7 @@ def register(variant: str) -> str:
         cls = SUBCLASSES[variant]
 
         def factory(space: Any, seed: int) -> Any:
-            return cls(space, seed=seed, batch="capped")
+            return cls(space, seed=seed, batch="marginal" if cls is ExploitInLocalBox else "capped")
     else:
         raise SystemExit(f"unknown variant {variant!r}")
     name = f"variant-{variant}"
@@ -109,13 +127,23 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("-q", "--parallel", type=int, default=8)
     parser.add_argument("--budget", type=int, default=50)
+    parser.add_argument("--arrival", choices=["fifo", "random"], default="fifo",
+                        help="oldest trial first, or random durations from the seed")
     parser.add_argument("--samples", type=int, default=bayesian.HYPER_SAMPLES,
                         help="hyperparameter draws of the marginal mode")
     parser.add_argument("--max-std", type=float, default=bayesian.HYPER_MAX_STD,
                         help="their standard deviation cap, in log units")
+    parser.add_argument("--exploit-share", type=float, default=bayesian.EXPLOIT_SHARE,
+                        help="share of running trials from exploiting slots")
+    parser.add_argument("--exploit-radius", type=float, default=bayesian.EXPLOIT_RADIUS,
+                        help="their exclusion radius around pending points (unit cube)")
+    parser.add_argument("--exploit-box", type=float, default=0.15,
+                        help="exploit-local-box: side of the box around the incumbent")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     bayesian.HYPER_SAMPLES, bayesian.HYPER_MAX_STD = args.samples, args.max_std
+    bayesian.EXPLOIT_SHARE, bayesian.EXPLOIT_RADIUS = args.exploit_share, args.exploit_radius
+    ExploitInLocalBox.side = args.exploit_box
     name = register(args.variant)
     results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
     for problem_name in args.problems:
@@ -125,7 +153,7 @@ def main() -> None:
             if key in results:
                 continue
             best_value, best_true = math.inf, math.inf
-            run = RunKey(problem_name, name, seed, args.parallel, args.budget, "fifo")
+            run = RunKey(problem_name, name, seed, args.parallel, args.budget, args.arrival)
             for record in run_one(run):
                 if record["value"] < best_value:
                     best_value, best_true = record["value"], record["true_value"]

@@ -206,6 +206,11 @@ def polish(
         return starts.copy()
     if type(acquisition) is LogExpectedImprovement:
         return acquisition.ascend(starts, np.asarray(free, dtype=bool), maxiter=maxiter, box=box)
+    # An acquisition that names a plain LogEI to climb natively in its stead (an exploiting
+    # slot's, whose barriers the ranking after the polish applies).
+    climber = getattr(acquisition, "climber", None)
+    if isinstance(climber, LogExpectedImprovement):
+        return climber.ascend(starts, np.asarray(free, dtype=bool), maxiter=maxiter, box=box)
     if box is None:
         return _polish_scipy(acquisition, starts, idx, maxiter)
     lo, width = box[0], np.maximum(box[1] - box[0], 1e-12)

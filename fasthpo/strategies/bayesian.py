@@ -41,7 +41,12 @@ How a proposal is made:
    (:mod:`fasthpo.gp.hyperparameter_samples`), each with the same fantasies: a
    proposal made while results are outstanding cannot wait for the next fit to
    correct an early, overconfident one. ``batch="capped"`` is the MAP model
-   alone. Other modes, kept for measurement: constant liars, averaged
+   alone. In both, from 8 running trials on (``EXPLOIT_FROM``), a quarter of them
+   (``EXPLOIT_SHARE``) come from
+   *exploiting slots*: LogEI of the same models without fantasies, with a ball of
+   radius ``EXPLOIT_RADIUS`` (0.05 in the unit cube) around each pending point
+   excluded (:mod:`fasthpo.gp.exploitation`), so refinement next to the incumbent
+   goes on while pending points sit there. Other modes, kept for measurement: constant liars, averaged
    posterior-sampled fantasy models (``sampled``), local penalisation
    (``penalised``); docs/benchmarks.md ("Parallel trials") compares them.
 4. **Acquisition.** LogEI is evaluated on Sobol candidates plus perturbations
@@ -81,6 +86,7 @@ import numpy as np
 
 from fasthpo.gp.acquisition import LogExpectedImprovement
 from fasthpo.gp.acquisition_search import CandidateSearch, rank_candidates
+from fasthpo.gp.exploitation import ExcludingAcquisition, exploiting_turn
 from fasthpo.gp.fantasies import (
     FantasyLogEI,
     PenalisedLogEI,
@@ -135,6 +141,15 @@ BATCH_MODES = (
 HYPER_SAMPLES = 4
 HYPER_MAX_STD = 2.0
 MARGINAL_UP_TO = 100
+#: Share of the running trials proposed by exploiting slots (``marginal`` and ``capped``):
+#: LogEI without fantasies, a ball of ``EXPLOIT_RADIUS`` (unit cube) around each pending
+#: point excluded (see :mod:`fasthpo.gp.exploitation`). 0 turns them off.
+EXPLOIT_SHARE = 0.25
+EXPLOIT_RADIUS = 0.05
+#: Exploiting slots start at this many running trials: at 4 the capped fantasies still let
+#: the batch close in on Hartmann-6's basin, and an exploiting slot there cost more than it
+#: gained (docs/benchmarks.md, "Exploiting slots").
+EXPLOIT_FROM = 8
 
 
 class BayesianOptimizer:
@@ -226,6 +241,7 @@ class BayesianOptimizer:
         self._trust = TrustRegion.for_dimension(n_free) if n_free >= TRUST_REGION_DIM else None
         self._samples: tuple[tuple[int, int], list[Hyperparameters]] | None = None
         self._busy_rows: dict[tuple[Any, ...], Any] = {}  # see _encode_busy
+        self._exploiting: set[tuple[Any, ...]] = set()  # keys proposed by exploiting slots
         self._trust_best: tuple[int, float] | None = None  # (n, best y) at the last proposal
         #: LogEI (in the model's standardised units) of the last model-based proposal;
         #: ``None`` while proposals come from the initial design.
@@ -297,8 +313,16 @@ class BayesianOptimizer:
             else:
                 # Pending trials and the earlier proposals of this batch, alike.
                 busy = [*pending, *proposals]
-                acquisition = self._acquisition(busy, len(proposals))
-                config = self._propose(acquisition, taken, self._trust_box() if not busy else None)
+                exploit = self._exploiting_turn(busy)
+                if exploit:
+                    acquisition = self._exploiting_acquisition(busy)
+                    box = self._exploit_box()
+                else:
+                    acquisition = self._acquisition(busy, len(proposals))
+                    box = self._trust_box() if not busy else None
+                config = self._propose(acquisition, taken, box)
+                if exploit:
+                    self._exploiting.add(config_key(self.space, config))
             taken.add(config_key(self.space, config))
             proposals.append(config)
         return proposals
@@ -352,6 +376,45 @@ class BayesianOptimizer:
                 "fantasies": (gp.y[len(model):].tolist() if busy else []),
             })
         return acquisition
+
+    def _exploiting_turn(self, busy: list[dict[str, Any]]) -> bool:
+        """Whether the next proposal comes from an exploiting slot (never without pending
+        trials: the sequential path is untouched)."""
+        if len(busy) + 1 < EXPLOIT_FROM or EXPLOIT_SHARE <= 0 or self.batch not in (
+            "marginal", "capped"
+        ):
+            return False
+        keys = {config_key(self.space, c) for c in busy}
+        self._exploiting &= keys  # those that finished are no longer running
+        return exploiting_turn(len(self._exploiting), len(busy), EXPLOIT_SHARE)
+
+    def _exploiting_acquisition(self, busy: list[dict[str, Any]]) -> Any:
+        """LogEI of the model(s) without fantasies, pending points excluded by small balls."""
+        model = self._update_model()
+        assert self._transform is not None
+        y = self._sign * np.asarray(self._observations.values)
+        best = float(self._transform.transform(np.array([y.min()]))[0])
+        acquisition: Any = LogExpectedImprovement(model, best)
+        if self.batch == "marginal" and len(model) <= MARGINAL_UP_TO:
+            acquisition = AveragedLogEI([acquisition, *(
+                LogExpectedImprovement(resampled(model, hp), best)
+                for hp in self._hyper_samples(model)
+            )])
+        P = self._warp.apply(self._encode_busy(busy))
+        if self.trace is not None:
+            hp = model.hp
+            self.trace.append({
+                "n": len(self._observations), "busy": len(busy), "batch_index": -1,
+                "exploiting": True,
+                "best": best, "incumbent": best, "lengthscales": hp.lengthscales.tolist(),
+                "amplitude": hp.amplitude, "noise": hp.noise,
+                "pending": self._encode_busy(busy).tolist(), "fantasies": [],
+            })
+        return ExcludingAcquisition(acquisition, P, EXPLOIT_RADIUS)
+
+    def _exploit_box(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Where an exploiting slot searches: the whole box (``None``)."""
+        return None
 
     def _encode_busy(self, busy: list[dict[str, Any]]) -> np.ndarray:
         """The busy configurations encoded (k, D). The rows of the last call are kept: an

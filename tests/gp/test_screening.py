@@ -70,3 +70,21 @@ def test_ranked_is_exact_on_small_models() -> None:
     Z = _candidates(gp)
     acquisition = LogExpectedImprovement(gp, float(gp.y.min()))
     np.testing.assert_array_equal(acquisition.ranked(Z, 4, screen=20), acquisition(Z))
+
+
+def test_ranked_with_an_offset_gives_the_exact_top_k_of_the_sum() -> None:
+    # An exclusion barrier around pending points: the best of LogEI + barrier are exact,
+    # though the barrier demotes some of LogEI's own best.
+    from fasthpo.gp.exploitation import ExcludingAcquisition
+
+    gp = _model()
+    Z = _candidates(gp)
+    acquisition = LogExpectedImprovement(gp, float(gp.y.min()))
+    leaders = Z[np.argsort(-acquisition(Z))[:3]]
+    excluding = ExcludingAcquisition(acquisition, leaders, radius=0.05)
+    exact = excluding(Z)
+    scores = acquisition.ranked(Z, 4, screen=20, offset=excluding._barrier(Z, False)[0])
+    top = np.argsort(-scores, kind="stable")[:4]
+    np.testing.assert_array_equal(np.sort(top), np.sort(np.argsort(-exact, kind="stable")[:4]))
+    np.testing.assert_allclose(scores[top], exact[top], rtol=1e-12, atol=1e-12)
+    assert (scores >= exact - 1e-9).all() and (scores != exact).any()

@@ -333,6 +333,37 @@ def test_pending_trials_average_logei_over_hyperparameter_draws_on_small_models(
     assert type(opt._acquisition(pending[1:], 0)).__name__ == "LogExpectedImprovement"
 
 
+def test_a_share_of_the_running_trials_comes_from_exploiting_slots():
+    # An asynchronous loop with 7 trials pending: 2 of every 8 running trials were
+    # proposed by LogEI without fantasies, outside a small ball around each pending point.
+    import fasthpo.strategies.bayesian as bayesian
+    from fasthpo.gp.exploitation import ExcludingAcquisition
+
+    problem = get_problem("hartmann3")
+    opt = BayesianOptimizer(problem.space, seed=0)
+    opt.trace = []
+    running = opt.ask(8)
+    for _ in range(16):
+        done = running.pop(0)
+        opt.tell(done, problem.evaluate(done))
+        running += opt.ask(1, pending=running)
+        keys = {config_key(problem.space, c) for c in running}
+        assert len(keys) == 8
+        if len(opt.trace) >= 8:  # the model has proposed every running trial
+            assert len(opt._exploiting & keys) == int(bayesian.EXPLOIT_SHARE * 8) == 2
+    exploiting = [r for r in opt.trace if r.get("exploiting")]
+    assert 3 <= len(exploiting) <= 6 and all(r["fantasies"] == [] for r in exploiting)
+    for record in exploiting:
+        z, P = np.array(record["proposal"]), np.array(record["pending"])
+        assert np.linalg.norm(P - z, axis=1).min() > 0.5 * bayesian.EXPLOIT_RADIUS
+    # With fewer than EXPLOIT_FROM running trials, every proposal carries the fantasies.
+    assert bayesian.EXPLOIT_FROM == 8 and not opt._exploiting_turn(running[:6])
+    busy = running[:7]
+    acquisition = opt._exploiting_acquisition(busy)
+    assert isinstance(acquisition, ExcludingAcquisition) and len(acquisition.P) == 7
+    assert len(acquisition.gp) == len(opt._observations)  # no fantasies in its model
+
+
 def test_pending_encodings_kept_between_asks_match_fresh_ones():
     # An asynchronous loop on a space with auto scales (warped, so a stale row would
     # show): the kept rows always equal a fresh encoding.
