@@ -8,8 +8,7 @@ centred at the best observed point, whose side along each coordinate is the
 region's length ``L`` times that coordinate's lengthscale (normalised so that
 the box's volume is ``L^d``, as TuRBO does). The box grows after
 ``success_tolerance`` improvements in a row and shrinks after
-``failure_tolerance`` proposals without one (⌈0.8·d⌉, see
-:meth:`TrustRegion.for_dimension`); when it has shrunk below
+``failure_tolerance`` proposals without one; when it has shrunk below
 ``min_length`` it starts again at ``initial_length`` (the model keeps its data,
 only the search widens again).
 
@@ -23,9 +22,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-
-#: The region shrinks after ⌈FAILURE_SHARE · d⌉ proposals in a row without an improvement.
-FAILURE_SHARE = 0.8
 
 
 @dataclass
@@ -58,14 +54,8 @@ class TrustRegion:
 
     @classmethod
     def for_dimension(cls, dim: int) -> TrustRegion:
-        """TuRBO's settings for a sequential search in ``dim`` dimensions, but for a region
-        that shrinks after ⌈0.8·d⌉ proposals without an improvement instead of TuRBO's d.
-
-        Over 30 paired seeds at 50 evaluations the earlier shrink gained on Levy-10 and
-        Rosenbrock-10 (19 / 9 and 18 / 4 seeds better); 5 and 4 lost, and at d = 20 the
-        count of 16 changed six runs of Ackley-20, three each way (docs/benchmarks.md).
-        """
-        return cls(failure_tolerance=max(4, math.ceil(FAILURE_SHARE * dim)))
+        """TuRBO's settings for a sequential search in ``dim`` dimensions."""
+        return cls(failure_tolerance=max(4, dim))
 
     def record(self, improved: bool) -> None:
         """Count one finished proposal: grow, shrink or restart when a tolerance is reached."""

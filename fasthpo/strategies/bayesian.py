@@ -65,7 +65,7 @@ How a proposal is made:
    With 10 or more continuous or integer coordinates, a sequential proposal (no
    pending trials) is searched in a trust region around the incumbent instead of the
    whole box (:mod:`fasthpo.gp.trust_region`): it grows after three improvements in a
-   row, shrinks after ⌈0.8·d⌉ (at least 4) proposals without one, and starts again
+   row, shrinks after max(4, d) proposals without one, and starts again
    when it collapses. From 15 model coordinates the hyperparameter priors expect
    shorter lengthscales and more noise (:mod:`fasthpo.gp.priors`), so that the
    region's sides do not stretch across the box along coordinates a few dozen

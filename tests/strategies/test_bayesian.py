@@ -262,7 +262,7 @@ def test_pending_duplicates_of_observed_or_each_other_are_never_proposed_again()
 def test_ten_or_more_dimensions_search_inside_a_trust_region_that_shrinks_on_failures():
     problem = get_problem("levy-10")
     opt = BayesianOptimizer(problem.space, seed=0)
-    assert opt._trust is not None and opt._trust.failure_tolerance == 8
+    assert opt._trust is not None and opt._trust.failure_tolerance == 10
     for _ in range(12):  # the design and two model proposals
         (config,) = opt.ask(1)
         opt.tell(config, problem.evaluate(config))
@@ -276,10 +276,8 @@ def test_ten_or_more_dimensions_search_inside_a_trust_region_that_shrinks_on_fai
         assert ((z >= lo - 1e-9) & (z <= hi + 1e-9)).all()
         assert np.prod(hi - lo) < 0.1  # a real restriction, not the whole box
         opt.tell(config, value + 1.0)  # never an improvement
-    # Eleven failures counted here (each at the next ask), after two before them: one
-    # halving after eight, five counted since.
+    # Eleven failures in a row counted (each at the next ask): one halving.
     assert opt._trust.length == 0.4
-    assert opt._trust.failures == 5
 
 
 def test_twenty_dimensions_step_near_the_incumbent_instead_of_across_the_box():
