@@ -77,28 +77,3 @@ def test_the_boxed_gradient_is_the_chain_rule() -> None:
         numeric = (boxed(U + step) - boxed(U - step)) / (2 * eps)
         np.testing.assert_allclose(grad[:, j], numeric, rtol=1e-4, atol=1e-7)
 
-
-
-def _search(search: CandidateSearch) -> tuple[np.ndarray, float]:
-    """The top candidate and its score under ``search`` on a bowl whose LogEI peaks inside the box."""
-    X = np.random.default_rng(2).random((12, 2))
-    y = ((X - 0.37) ** 2).sum(axis=1)
-    y = (y - y.mean()) / y.std()
-    gp = GaussianProcess(X, y, Hyperparameters(np.log([0.3, 0.3]), 0.0, np.log(1e-6), 0.0))
-    acquisition = LogExpectedImprovement(gp, float(y.min()))
-    rng = np.random.default_rng(1)
-    Z, scores = rank_candidates(
-        acquisition, observed=X, values=y, quasi=rng.random((32, 2)),
-        perturb=lambda W, step: np.clip(W + rng.normal(0.0, step, W.shape), 0.0, 1.0),
-        settle=_identity, free=np.array([True, True]), search=search,
-    )
-    return Z[0], float(scores[0])
-
-
-def test_the_polish_is_capped_only_from_the_large_model_size_on() -> None:
-    # One iteration: the capped polish ends short of the uncapped one's optimum.
-    below = _search(CandidateSearch(n_local=32, large_model=13, large_polish_maxiter=1))
-    capped = _search(CandidateSearch(n_local=32, large_model=12, large_polish_maxiter=1))
-    uncapped = _search(CandidateSearch(n_local=32))
-    np.testing.assert_array_equal(below[0], uncapped[0])
-    assert capped[1] < uncapped[1] - 1e-6
