@@ -38,7 +38,7 @@ def gp_logei_grad(
 def logei_polish(
     Z: _F, free: NDArray[np.uint8], X: _F, L: _F, alpha: _F, lengthscales: _F, amplitude: float,
     mean: float, best: float, maxiter: int, values: _F, lower: _F | None = None,
-    upper: _F | None = None, scaled: bool = True,
+    upper: _F | None = None, scaled: bool = True, lead_after: int = -1,
 ) -> int: ...
 def gp_map_fit(
     X: _F, y: _F, theta: _F, lower: _F, upper: _F, prior_mean: _F, prior_precision: _F,

@@ -638,7 +638,8 @@ cdef void _lbfgs_direction(Py_ssize_t f, const double *x, const double *g, const
 def logei_polish(double[:, ::1] Z, const unsigned char[::1] free, const double[:, ::1] X,
                  const double[:, ::1] L, const double[::1] alpha, const double[::1] lengthscales,
                  double amplitude, double mean, double best, int maxiter, double[::1] values,
-                 const double[::1] lower=None, const double[::1] upper=None, bint scaled=True):
+                 const double[::1] lower=None, const double[::1] upper=None, bint scaled=True,
+                 int lead_after=-1):
     """Maximise LogEI from each row of Z (k, d) in place, over the ``free`` columns in a box.
 
     The box is [lower, upper] (both (d,); only their free entries are read), [0, 1] when
@@ -653,7 +654,10 @@ def logei_polish(double[:, ::1] Z, const unsigned char[::1] free, const double[:
     of all running starts are scored together by one posterior pass per round, so the
     whole loop stays here. Free coordinates are clipped into the box first; the others
     never move. values (k,) receives the final LogEI (that of the start when it is not
-    finite there). Returns the number of batched posterior passes.
+    finite there). With ``lead_after`` >= 0, a start that has made that many iterations
+    stops unless its LogEI is the highest so far (the leader climbs on alone: on large
+    models each start costs two triangular solves per round). Returns the number of
+    batched posterior passes.
     """
     cdef Py_ssize_t k = Z.shape[0]
     cdef Py_ssize_t D = Z.shape[1]
@@ -692,7 +696,8 @@ def logei_polish(double[:, ::1] Z, const unsigned char[::1] free, const double[:
         raise MemoryError(f"logei_polish: cannot allocate scratch for k={k}, n={n}, d={D}")
     try:
         evaluations = _polish_loop(Z, free, X, L, alpha, lengthscales, amplitude, mean, best,
-                                   maxiter, values, f, lower, upper, scaled, buf, ibuf)
+                                   maxiter, values, f, lower, upper, scaled, lead_after,
+                                   buf, ibuf)
     finally:
         free_mem(buf)
         free_mem(ibuf)
@@ -706,12 +711,13 @@ cdef int _polish_loop(double[:, ::1] Z, const unsigned char[::1] free, const dou
                       const double[::1] lengthscales, double amplitude, double mean,
                       double best, int maxiter, double[::1] values, Py_ssize_t f,
                       const double[::1] lower, const double[::1] upper, bint scaled,
-                      double *buf, Py_ssize_t *ibuf) noexcept:
+                      int lead_after, double *buf, Py_ssize_t *ibuf) noexcept:
     """The loop of :func:`logei_polish` on its checked arguments and scratch; -1 on ENOMEM."""
     cdef Py_ssize_t k = Z.shape[0]
     cdef Py_ssize_t D = Z.shape[1]
     cdef Py_ssize_t n = X.shape[0]
     cdef Py_ssize_t s, i, j, b, nb
+    cdef Py_ssize_t leader
     cdef int rc = 0
     cdef int evaluations = 0
     cdef int row
@@ -782,6 +788,14 @@ cdef int _polish_loop(double[:, ::1] Z, const unsigned char[::1] free, const dou
             active[s] = _polish_step(s, f, x, g, lo, hi, S, Y, rho, count, head, p, xt,
                                      tstep, gdx, backtracks, coef) if ok else 0
         while rc == 0:
+            if lead_after >= 0:
+                leader = -1  # the start with the highest finite LogEI so far
+                for s in range(k):
+                    if values[s] == values[s] and (leader < 0 or values[s] > values[leader]):
+                        leader = s
+                for s in range(k):
+                    if active[s] and s != leader and iters[s] >= lead_after:
+                        active[s] = 0
             nb = 0
             for s in range(k):
                 if active[s]:

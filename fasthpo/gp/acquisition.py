@@ -84,7 +84,7 @@ class LogExpectedImprovement:
 
     def ascend(
         self, starts: np.ndarray, free: np.ndarray, *, maxiter: int = 40,
-        box: tuple[np.ndarray, np.ndarray] | None = None,
+        box: tuple[np.ndarray, np.ndarray] | None = None, lead_after: int | None = None,
     ) -> np.ndarray:
         """Each start (k, D) moved uphill over the ``free`` coordinates in [0, 1], or in
         ``box`` (lower and upper bounds (D,)) when given; (k, D).
@@ -93,7 +93,8 @@ class LogExpectedImprovement:
         trial points of all starts scored by one posterior pass per round, so no Python
         runs between iterations; a box is searched in its own unit coordinates (its
         sides, proportional to the lengthscales, precondition the climb). A start where
-        LogEI is not finite stays where it is.
+        LogEI is not finite stays where it is. From ``lead_after`` iterations on, only
+        the start with the highest LogEI so far keeps climbing.
         """
         gp = self.gp
         Z = np.array(starts, dtype=float, order="C")
@@ -106,6 +107,7 @@ class LogExpectedImprovement:
             np.ascontiguousarray(box[0], dtype=float), np.ascontiguousarray(box[1], dtype=float))
         _native.logei_polish(
             Z, mask, gp.X, gp.L, gp.alpha, gp.hp.lengthscales, gp.hp.amplitude, gp.hp.mean,
-            self.best, maxiter, np.empty(len(Z)), lower, upper,
+            self.best, maxiter, np.empty(len(Z)), lower, upper, True,
+            -1 if lead_after is None else lead_after,
         )
         return Z

@@ -76,3 +76,4 @@ def test_the_boxed_gradient_is_the_chain_rule() -> None:
         step[j] = eps
         numeric = (boxed(U + step) - boxed(U - step)) / (2 * eps)
         np.testing.assert_allclose(grad[:, j], numeric, rtol=1e-4, atol=1e-7)
+

@@ -153,3 +153,23 @@ def test_native_polish_box_coordinates_both_stay_inside_and_climb(scaled: bool) 
     clipped[:, free] = np.clip(starts[:, free], lo[free], hi[free])
     np.testing.assert_allclose(values, acquisition(Z), rtol=1e-9)
     assert np.all(values >= acquisition(clipped) - 1e-12)
+
+
+def test_after_lead_after_iterations_only_the_leader_climbs_on() -> None:
+    stopped_early = 0
+    for seed in range(4):
+        acquisition, starts, free = _case(80, 20, seed)
+        full = acquisition.ascend(starts, free)
+        cut = [acquisition.ascend(starts, free, maxiter=m) for m in range(2, 41)]
+        led = acquisition.ascend(starts, free, lead_after=2)
+        # Each start climbs on its own, so it stopped where a shorter climb would have:
+        # after two iterations or more (later, if it led for a while).
+        for s in range(len(starts)):
+            assert any(np.array_equal(led[s], Z[s]) for Z in cut)
+        trailing = [s for s in range(len(starts)) if not np.array_equal(led[s], full[s])]
+        stopped_early += len(trailing)
+        values = acquisition(led)
+        leader = int(np.argmax(values))
+        assert leader not in trailing  # the leader went the whole way
+        assert np.array_equal(led[leader], full[leader])
+    assert stopped_early > 0  # the rule did stop some starts
