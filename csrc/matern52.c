@@ -68,6 +68,26 @@ static void scale_transpose(const double *restrict src, ptrdiff_t rows, ptrdiff_
     }
 }
 
+/* out[j - j0] = squared scaled distance from z to column j of ZT, j in [j0, j1);
+ * every kernel pass below gets its distances from here, so they agree bit for bit. */
+static void sq_dist_row(const double *restrict z, ptrdiff_t z_stride,
+                        const double *restrict ZT, ptrdiff_t ld, ptrdiff_t d,
+                        ptrdiff_t j0, ptrdiff_t j1, double *restrict out)
+{
+    const ptrdiff_t len = j1 - j0;
+    for (ptrdiff_t j = 0; j < len; ++j) {
+        out[j] = 0.0;
+    }
+    for (ptrdiff_t k = 0; k < d; ++k) {
+        const double zk = z[k * z_stride];
+        const double *restrict col = ZT + k * ld + j0;
+        for (ptrdiff_t j = 0; j < len; ++j) {
+            const double diff = zk - col[j];
+            out[j] += diff * diff;
+        }
+    }
+}
+
 /* out[j] = k(z, column j of ZT) for j in [j0, j1). z has stride z_stride (1 for
  * a row of Z, n for a column of ZT); ZT has leading dimension ld. */
 static void kernel_row(const double *restrict z, ptrdiff_t z_stride,
@@ -75,19 +95,31 @@ static void kernel_row(const double *restrict z, ptrdiff_t z_stride,
                        ptrdiff_t j0, ptrdiff_t j1, double amplitude,
                        double *restrict out)
 {
-    for (ptrdiff_t j = j0; j < j1; ++j) {
-        out[j] = 0.0;
-    }
-    for (ptrdiff_t k = 0; k < d; ++k) {
-        const double zk = z[k * z_stride];
-        const double *restrict col = ZT + k * ld;
-        for (ptrdiff_t j = j0; j < j1; ++j) {
-            const double diff = zk - col[j];
-            out[j] += diff * diff;
-        }
-    }
+    sq_dist_row(z, z_stride, ZT, ld, d, j0, j1, out + j0);
     for (ptrdiff_t j = j0; j < j1; ++j) {
         out[j] = matern52_from_r2(out[j], amplitude);
+    }
+}
+
+/* K's strict lower triangle from its upper one, and amplitude on the diagonal
+ * (r = 0 exactly), tile by tile so both the rows read and the columns written
+ * stay in cache. */
+static void mirror_upper(double *K, ptrdiff_t n, double amplitude)
+{
+    enum { TILE = 32 };
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += TILE) {
+        const ptrdiff_t i1 = (n - i0 > TILE) ? i0 + TILE : n;
+        for (ptrdiff_t j0 = i0; j0 < n; j0 += TILE) {
+            const ptrdiff_t j1 = (n - j0 > TILE) ? j0 + TILE : n;
+            for (ptrdiff_t i = i0; i < i1; ++i) {
+                for (ptrdiff_t j = (j0 > i + 1 ? j0 : i + 1); j < j1; ++j) {
+                    K[j * n + i] = K[i * n + j];
+                }
+            }
+        }
+        for (ptrdiff_t i = i0; i < i1; ++i) {
+            K[i * n + i] = amplitude;
+        }
     }
 }
 
@@ -112,23 +144,7 @@ int fh_matern52_symmetric(const double *X, ptrdiff_t n, ptrdiff_t d,
             kernel_row(ZT + i, n, ZT, n, d, start, j1, amplitude, K + i * n);
         }
     }
-    /* Diagonal (r = 0 exactly) and the mirror image, tile by tile so both the
-     * rows read and the columns written stay in cache. */
-    enum { TILE = 32 };
-    for (ptrdiff_t i0 = 0; i0 < n; i0 += TILE) {
-        const ptrdiff_t i1 = (n - i0 > TILE) ? i0 + TILE : n;
-        for (ptrdiff_t j0 = i0; j0 < n; j0 += TILE) {
-            const ptrdiff_t j1 = (n - j0 > TILE) ? j0 + TILE : n;
-            for (ptrdiff_t i = i0; i < i1; ++i) {
-                for (ptrdiff_t j = (j0 > i + 1 ? j0 : i + 1); j < j1; ++j) {
-                    K[j * n + i] = K[i * n + j];
-                }
-            }
-        }
-        for (ptrdiff_t i = i0; i < i1; ++i) {
-            K[i * n + i] = amplitude;
-        }
-    }
+    mirror_upper(K, n, amplitude);
     free(ZT);
     return FH_OK;
 }
@@ -141,17 +157,7 @@ static void kernel_row_parts(const double *restrict ZT, ptrdiff_t n, ptrdiff_t d
                              ptrdiff_t j0, ptrdiff_t j1, double amplitude,
                              double *restrict out, double *restrict P)
 {
-    for (ptrdiff_t j = j0; j < j1; ++j) {
-        out[j] = 0.0;
-    }
-    for (ptrdiff_t k = 0; k < d; ++k) {
-        const double zk = ZT[k * n + i];
-        const double *restrict col = ZT + k * n;
-        for (ptrdiff_t j = j0; j < j1; ++j) {
-            const double diff = zk - col[j];
-            out[j] += diff * diff;
-        }
-    }
+    sq_dist_row(ZT + i, n, ZT, n, d, j0, j1, out + j0);
     for (ptrdiff_t j = j0; j < j1; ++j) {
         const double s = FH_SQRT5 * sqrt(out[j]);
         const double e = exp(-s);
@@ -180,12 +186,7 @@ int fh_matern52_symmetric_parts(const double *X, ptrdiff_t n, ptrdiff_t d,
             kernel_row_parts(ZT, n, d, i, start, j1, amplitude, K + i * n, P);
         }
     }
-    for (ptrdiff_t i = 0; i < n; ++i) {
-        for (ptrdiff_t j = i + 1; j < n; ++j) {
-            K[j * n + i] = K[i * n + j];
-        }
-        K[i * n + i] = amplitude;
-    }
+    mirror_upper(K, n, amplitude);
     free(ZT);
     return FH_OK;
 }
@@ -235,26 +236,6 @@ int fh_matern52_cross(const double *X1, ptrdiff_t n1,
  * it vectorises too, and the summation order is fixed by the loop structure
  * alone. The results are therefore bit-for-bit reproducible, and the constant
  * factor (5/3) a and the 1/l_k are applied once at the end. */
-
-/* out[j - j0] = squared scaled distance from z to column j of ZT, j in [j0, j1);
- * the same arithmetic, in the same order, as kernel_row. */
-static void sq_dist_row(const double *restrict z, ptrdiff_t z_stride,
-                        const double *restrict ZT, ptrdiff_t ld, ptrdiff_t d,
-                        ptrdiff_t j0, ptrdiff_t j1, double *restrict out)
-{
-    const ptrdiff_t len = j1 - j0;
-    for (ptrdiff_t j = 0; j < len; ++j) {
-        out[j] = 0.0;
-    }
-    for (ptrdiff_t k = 0; k < d; ++k) {
-        const double zk = z[k * z_stride];
-        const double *restrict col = ZT + k * ld + j0;
-        for (ptrdiff_t j = 0; j < len; ++j) {
-            const double diff = zk - col[j];
-            out[j] += diff * diff;
-        }
-    }
-}
 
 /* acc_l[k] += q dz_k^2 for one pair (row zi, row zj of Z). */
 static inline void pair_ls(const double *restrict zi, const double *restrict zj, double q,

@@ -217,13 +217,12 @@ def polish(
     idx = np.nonzero(free)[0]
     if k == 0 or len(idx) == 0:
         return starts.copy()
-    if type(acquisition) is LogExpectedImprovement:
-        return acquisition.ascend(
-            starts, np.asarray(free, dtype=bool), maxiter=maxiter, box=box, lead_after=lead_after
-        )
-    # An acquisition that names a plain LogEI to climb natively in its stead (an exploiting
-    # slot's, whose barriers the ranking after the polish applies).
-    climber = getattr(acquisition, "climber", None)
+    # Plain LogEI climbs natively; so does one an acquisition names to climb in its stead
+    # (an exploiting slot's, whose barriers the ranking after the polish applies).
+    climber = (
+        acquisition if type(acquisition) is LogExpectedImprovement
+        else getattr(acquisition, "climber", None)
+    )
     if isinstance(climber, LogExpectedImprovement):
         return climber.ascend(
             starts, np.asarray(free, dtype=bool), maxiter=maxiter, box=box, lead_after=lead_after

@@ -79,7 +79,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -330,10 +330,7 @@ class BayesianOptimizer:
     def _acquisition(self, busy: list[dict[str, Any]], index: int) -> Any:
         """The acquisition of the next proposal, given the ``busy`` configurations (pending
         trials and earlier proposals of the batch) whose results are not known yet."""
-        model = self._update_model()
-        assert self._transform is not None
-        y = self._sign * np.asarray(self._observations.values)
-        best = float(self._transform.transform(np.array([y.min()]))[0])
+        model, best = self._model_and_best()
         if not busy:
             acquisition: Any = LogExpectedImprovement(model, best)
         else:
@@ -354,18 +351,15 @@ class BayesianOptimizer:
                     floor = -math.inf if self.batch == "believer" else best
                     gp = model.extended(P, extra_noise=soft, floor=floor)
                 else:  # constant liar
-                    t = self._transform.transform(y)
+                    assert self._transform is not None
+                    t = self._transform.transform(self._sign * np.asarray(self._observations.values))
                     lie = {"liar-min": t.min(), "liar-mean": t.mean(), "liar-max": t.max()}
                     gp = model.extended(P, np.full(len(P), float(lie[self.batch])), soft)
                 believed = gp.y[len(model):]
-                acquisition = LogExpectedImprovement(gp, min(best, float(believed.min())))
-                if self.batch == "marginal" and len(model) <= MARGINAL_UP_TO:
-                    acquisition = AveragedLogEI([acquisition, *(
-                        LogExpectedImprovement(
-                            resampled(model, hp).extended(P, extra_noise=soft, floor=best), best
-                        )
-                        for hp in self._hyper_samples(model)
-                    )])
+                acquisition = self._with_draws(
+                    model, LogExpectedImprovement(gp, min(best, float(believed.min()))), best,
+                    lambda draw: draw.extended(P, extra_noise=soft, floor=best),
+                )
         if self.trace is not None:
             hp = model.hp
             self.trace.append({
@@ -390,17 +384,9 @@ class BayesianOptimizer:
 
     def _exploiting_acquisition(self, busy: list[dict[str, Any]]) -> Any:
         """LogEI of the model(s) without fantasies, pending points excluded by small balls."""
-        model = self._update_model()
-        assert self._transform is not None
-        y = self._sign * np.asarray(self._observations.values)
-        best = float(self._transform.transform(np.array([y.min()]))[0])
-        acquisition: Any = LogExpectedImprovement(model, best)
-        if self.batch == "marginal" and len(model) <= MARGINAL_UP_TO:
-            acquisition = AveragedLogEI([acquisition, *(
-                LogExpectedImprovement(resampled(model, hp), best)
-                for hp in self._hyper_samples(model)
-            )])
-        P = self._warp.apply(self._encode_busy(busy))
+        model, best = self._model_and_best()
+        acquisition = self._with_draws(model, LogExpectedImprovement(model, best), best)
+        encoded = self._encode_busy(busy)
         if self.trace is not None:
             hp = model.hp
             self.trace.append({
@@ -408,9 +394,34 @@ class BayesianOptimizer:
                 "exploiting": True,
                 "best": best, "incumbent": best, "lengthscales": hp.lengthscales.tolist(),
                 "amplitude": hp.amplitude, "noise": hp.noise,
-                "pending": self._encode_busy(busy).tolist(), "fantasies": [],
+                "pending": encoded.tolist(), "fantasies": [],
             })
-        return ExcludingAcquisition(acquisition, P, EXPLOIT_RADIUS)
+        return ExcludingAcquisition(acquisition, self._warp.apply(encoded), EXPLOIT_RADIUS)
+
+    def _model_and_best(self) -> tuple[GaussianProcess, float]:
+        """The model, brought up to date, and the best observed value in its units."""
+        model = self._update_model()
+        assert self._transform is not None
+        y = self._sign * np.asarray(self._observations.values)
+        return model, float(self._transform.transform(np.array([y.min()]))[0])
+
+    def _with_draws(
+        self,
+        model: GaussianProcess,
+        acquisition: LogExpectedImprovement,
+        best: float,
+        condition: Callable[[GaussianProcess], GaussianProcess] | None = None,
+    ) -> Any:
+        """``acquisition`` (of the MAP model) averaged with the LogEI of the hyperparameter
+        draws' models, each first ``condition``-ed like the MAP one (the fantasies), while
+        ``batch="marginal"`` and the model is small; ``acquisition`` itself otherwise."""
+        if self.batch != "marginal" or len(model) > MARGINAL_UP_TO:
+            return acquisition
+        draws = (resampled(model, hp) for hp in self._hyper_samples(model))
+        return AveragedLogEI([acquisition, *(
+            LogExpectedImprovement(draw if condition is None else condition(draw), best)
+            for draw in draws
+        )])
 
     def _exploit_box(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Where an exploiting slot searches: the whole box (``None``)."""
