@@ -10,8 +10,14 @@ import pytest
 import fasthpo
 from fasthpo.benchmark.problems import get_problem
 from fasthpo.errors import ConfigError
+from fasthpo.gp.model import Hyperparameters, NegLogPosterior, fit_hyperparameters
 from fasthpo.strategies.base import config_key
-from fasthpo.strategies.bayesian import BayesianOptimizer
+from fasthpo.strategies.bayesian import (
+    FRESH_FIT,
+    FRESH_FIT_MANY_POINTS,
+    MANY_POINTS,
+    BayesianOptimizer,
+)
 
 
 def _loop(opt, problem, budget, seed=0):
@@ -374,3 +380,23 @@ def test_pending_encodings_kept_between_asks_match_fresh_ones():
         pending += opt.ask(1, pending=pending)
         np.testing.assert_array_equal(opt._encode_busy(pending), opt._encoder.encode(pending))
     assert len(opt._busy_rows) == len(pending)
+
+
+@pytest.mark.parametrize("n", [10, 100])
+def test_a_first_fit_on_many_results_stops_earlier_near_the_tight_optimum(n):
+    # The first fit of a sequential run (n_initial results) keeps the tight tolerance;
+    # one on 50+ loaded results stops at the looser one, a few hundredths of a nat short.
+    problem = get_problem("levy-10")
+    opt = BayesianOptimizer(problem.space, seed=0)
+    for c in fasthpo.RandomSearch(problem.space, seed=1).ask(n):
+        opt.tell(c, problem.evaluate(c))
+    opt.ask(1)
+    X = opt._Z
+    t = opt._transform.transform(np.asarray(opt._observations.values))
+    start = [Hyperparameters.prior_mode(X.shape[1])]
+    expected = FRESH_FIT_MANY_POINTS if n >= MANY_POINTS else FRESH_FIT
+    fitted = fit_hyperparameters(X, t, starts=start, settings=expected)
+    assert np.allclose(opt._hp.vector(), fitted.vector(), rtol=0, atol=1e-6)
+    tight = fit_hyperparameters(X, t, starts=start, settings=FRESH_FIT)
+    objective = NegLogPosterior(X, t, ())
+    assert objective(fitted.vector())[0] - objective(tight.vector())[0] < 0.1
