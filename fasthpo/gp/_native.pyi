@@ -35,6 +35,9 @@ def gp_logei_grad(
     Z: _F, X: _F, L: _F, alpha: _F, lengthscales: _F, amplitude: float, mean: float, best: float,
     value: _F, grad: _F, work: _F,
 ) -> None: ...
+def neighbour_std_bound(
+    cross: _F, X: _F, lengthscales: _F, diagonal: _F, amplitude: float, size: int, out: _F
+) -> None: ...
 def logei_polish(
     Z: _F, free: NDArray[np.uint8], X: _F, L: _F, alpha: _F, lengthscales: _F, amplitude: float,
     mean: float, best: float, maxiter: int, values: _F, lower: _F | None = None,

@@ -20,6 +20,9 @@ from fasthpo.gp.model import GaussianProcess
 
 #: Observations the screening bound of :meth:`LogExpectedImprovement.ranked` conditions on.
 SCREEN_POINTS = 200
+#: Nearest observations of each candidate its second bound conditions on: at n = 1,000,
+#: d = 20, 8 cost 1.4 ms for 516 candidates and cut the exact scores about as much as 16.
+NEIGHBOURS = 8
 
 
 class LogExpectedImprovement:
@@ -42,15 +45,20 @@ class LogExpectedImprovement:
     ) -> np.ndarray:
         """Scores (m,) whose k highest are the exact LogEI of the k best candidates.
 
-        Every other score is an upper bound on that candidate's LogEI. On a model of
-        more than ``2 * screen`` points, every candidate is first bounded (LogEI grows
-        with the standard deviation at a fixed mean, and :meth:`GaussianProcess.screen`
-        bounds that by conditioning on the ``screen`` best points); candidates are
-        then made exact in the order of their bounds, in doubling batches, until the
-        k-th best exact score is at least the next bound. The search's O(n²) solve
-        then runs for a few dozen candidates instead of hundreds (at n = 1,000,
-        d = 20: about 20 of 516 on Levy). Smaller models: exact scores throughout.
-        The kernel k(Z, X) is computed once, for the bounds, and reused by the exact scores.
+        Every other score is an upper bound on that candidate's LogEI (LogEI grows with
+        the standard deviation at a fixed mean, so a bound on that bounds it). On a
+        model of more than ``2 * screen`` points: every candidate is bounded by
+        :meth:`GaussianProcess.screen` (conditioning on the ``screen`` best points,
+        tight near the incumbents), and the k with the highest bounds are scored
+        exactly. Only a candidate whose bound beats the k-th best exact score can still
+        rank among the k best; those get a second bound from their own nearest
+        observations (:meth:`GaussianProcess.neighbour_bound`, tight wherever they lie)
+        and are made exact in the order of the smaller bound, in doubling batches,
+        until the k-th best exact score is at least the next bound. Late in a run,
+        when LogEI lies far below zero and is steep in the standard deviation, the
+        second bound halves the exact scores (at n = 1,000, d = 20 on Levy: about 210
+        of 516 instead of 390). Smaller models: exact scores throughout. The kernel
+        k(Z, X) is computed once, for the bounds, and reused.
         ``offset`` (m,), known exactly, is added to every score (bound or exact) first:
         the ranking is then of LogEI + offset (e.g. a penalty around pending points).
         """
@@ -58,21 +66,33 @@ class LogExpectedImprovement:
         extra = np.zeros(m) if offset is None else np.asarray(offset, dtype=float)
         if len(self.gp) <= 2 * screen or m <= 2 * k:
             return self(Z) + extra
-        cross = self.gp.cross(Z)
-        mean, upper = self.gp.screen(Z, screen, cross)
+        gp, k = self.gp, max(k, 1)
+        cross = gp.cross(Z)
+        mean, upper = gp.screen(Z, screen, cross)
         scores = log_expected_improvement(mean, upper, self.best) + extra
         order = np.argsort(-scores, kind="stable")
-        done, batch = 0, max(k, 1)
-        while done < m:
-            rows = order[done : done + batch]
+
+        def make_exact(rows: np.ndarray) -> None:
             scores[rows] = log_expected_improvement(
-                *self.gp.predict(Z[rows], cross[rows]), self.best) + extra[rows]
+                *gp.predict(Z[rows], cross[rows]), self.best) + extra[rows]
+
+        make_exact(order[:k])
+        best_k = np.sort(scores[order[:k]])  # the k best exact scores so far, ascending
+        rest = order[k:]
+        open_ = rest[scores[rest] > best_k[0]]
+        if len(open_) == 0:
+            return scores
+        near = gp.neighbour_bound(cross[open_], NEIGHBOURS)
+        scores[open_] = np.minimum(
+            scores[open_], log_expected_improvement(mean[open_], near, self.best) + extra[open_])
+        open_ = open_[np.argsort(-scores[open_], kind="stable")]
+        done, batch = 0, k
+        while done < len(open_) and scores[open_[done]] > best_k[0]:
+            rows = open_[done : done + batch]
+            make_exact(rows)
+            best_k = np.sort(np.concatenate([best_k, scores[rows]]))[-k:]
             done += len(rows)
-            exact = scores[order[:done]]
-            kth = np.partition(exact, len(exact) - k)[len(exact) - k] if done >= k else -np.inf
-            if done < m and kth >= scores[order[done]]:
-                break
-            batch = done
+            batch *= 2
         return scores
 
     def value_and_grad(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -297,6 +297,7 @@ class GaussianProcess:
 
     ``append`` adds an observation in O(n²) (a new Cholesky row), which is how
     both new results between refits and fantasies of pending trials enter.
+    ``diagonal`` (n,) is K_y's diagonal as factorised (fantasies may carry extra noise).
     """
 
     def __init__(self, X: np.ndarray, y: np.ndarray, hp: Hyperparameters) -> None:
@@ -309,6 +310,7 @@ class GaussianProcess:
         K[np.diag_indices(len(self.X))] += hp.noise
         L, self.jitter = _factorize(K, self._amp)
         self.L = np.ascontiguousarray(L)  # row-major, as the native posterior pass reads it
+        self.diagonal = np.full(len(self.X), self._amp + hp.noise + self.jitter)
         self._solve()
 
     def _solve(self) -> None:
@@ -325,6 +327,7 @@ class GaussianProcess:
         new = GaussianProcess.__new__(GaussianProcess)
         new.__dict__.update(self.__dict__)
         new.X, new.y, new.L, new.alpha = self.X.copy(), self.y.copy(), self.L.copy(), self.alpha.copy()
+        new.diagonal = self.diagonal.copy()
         return new
 
     def append(self, x: np.ndarray, y: float) -> None:
@@ -342,6 +345,7 @@ class GaussianProcess:
         L[n, :n] = row
         L[n, n] = math.sqrt(max(diag, 1e-12 * self._amp))
         self.L = L
+        self.diagonal = np.append(self.diagonal, float(row @ row) + L[n, n] ** 2)
         self.X = np.vstack([self.X, x])
         self.y = np.append(self.y, y)
         self._solve()
@@ -372,6 +376,8 @@ class GaussianProcess:
         L[n:, :n] = B.T
         L[n:, n:] = C
         self.L = L
+        self.diagonal = np.concatenate(
+            [self.diagonal, np.einsum("ij,ij->j", B, B) + np.einsum("ij,ij->i", C, C)])
         self.X = np.vstack([self.X, Xn])
         self.y = np.concatenate([self.y, np.asarray(yn, dtype=float)])
         self._solve()
@@ -425,7 +431,8 @@ class GaussianProcess:
         the lowest y (conditioning on more data never raises the variance), so it
         costs a triangular solve against ``size`` points instead of n. Its factor is
         computed once per model and stays a valid bound after appends (a subset of
-        the observations all the same). Why: see :meth:`LogExpectedImprovement.ranked`.
+        the observations all the same); it is tight near the incumbents, and
+        :meth:`neighbour_bound` elsewhere. Why: see :meth:`LogExpectedImprovement.ranked`.
         ``cross`` is k(Z, X) when the caller has it already.
         """
         Ks = self.cross(Z) if cross is None else cross
@@ -437,6 +444,16 @@ class GaussianProcess:
         var = self._amp - np.einsum("ij,ij->j", V, V)
         return mean, np.sqrt(np.maximum(var, 1e-12 * self._amp))
 
+    def neighbour_bound(self, cross: np.ndarray, size: int = 8) -> np.ndarray:
+        """An upper bound on the posterior standard deviation at points whose kernel
+        with the observations is ``cross`` (m, n): each point's standard deviation given
+        only its ``size`` nearest observations. Tight wherever the point lies, where the
+        bound of :meth:`screen` is tight only near the incumbents; O(n + size² D) a point."""
+        out = np.empty(len(cross))
+        _native.neighbour_std_bound(
+            np.ascontiguousarray(cross), self.X, self._ls, self.diagonal, self._amp, size, out)
+        return out
+
     def _screen_factor(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the ``size`` lowest y and the Cholesky factor of their K_y (cached)."""
         cached = self.__dict__.get("_screen")
@@ -444,7 +461,7 @@ class GaussianProcess:
             return cached
         rows = np.sort(np.argsort(self.y, kind="stable")[:size])
         K = matern52(self.X[rows], lengthscales=self._ls, amplitude=self._amp)
-        K[np.diag_indices(size)] += self.hp.noise + self.jitter
+        K[np.diag_indices(size)] = self.diagonal[rows]  # fantasies may carry extra noise
         factor = (rows, cholesky(K, lower=True, check_finite=False))
         self.__dict__["_screen"] = factor
         return factor
