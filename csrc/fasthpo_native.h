@@ -87,6 +87,11 @@ int fh_matern52_cross_grad(const double *Xc, ptrdiff_t m,
                            const double *lengthscales, double amplitude,
                            const double *V, double *G);
 
+/* out[i] = exp(x[i]) for x[i] <= 0 (0 below about -745.13, NaN for NaN): the
+ * branch-free exponential the Matérn passes use (exp_nonpositive.h), within
+ * 2 ulp of libm's exp (1 ulp in every measurement). Positive arguments are outside its contract. */
+void fh_exp_nonpositive_array(const double *x, ptrdiff_t n, double *out);
+
 /* ---- Kumaraswamy CDF input warp on [0, 1] ----------------------------------
  *
  *   w(x) = 1 - (1 - x^a)^b,   a > 0, b > 0.

@@ -14,6 +14,12 @@
  * are. Each r2 is summed over k in order, so a given pair of points always
  * gets the same bits whichever argument it came from: symmetric(X) equals
  * cross(X, X) exactly.
+ *
+ * The pair factors (sqrt, exponential, polynomial) are then computed over the
+ * block of r^2 values in a loop of its own, with the branch-free exponential of
+ * exp_nonpositive.h, so that it vectorises too. The passes are compiled twice
+ * (FH_SIMD_CLONES: baseline and AVX2, chosen at load time); sources are built
+ * with -ffp-contract=off, so both clones give the same bits.
  */
 #include "fasthpo_native.h"
 
@@ -21,16 +27,36 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "exp_nonpositive.h"
+#include "simd_clones.h"
+
 #define FH_SQRT5 2.23606797749978969640917366873127624
 
 /* Columns per block: a d x FH_BLOCK slice of ZT is 80 KiB at d = 20. */
 #define FH_BLOCK 512
 
-/* k(r) from r^2, with s = sqrt(5) r so that 5/3 r^2 = s^2 / 3. */
-static inline double matern52_from_r2(double r2, double amplitude)
+/* The two distance-dependent factors of a pair, from r^2, with s = sqrt(5) r so
+ * that 5/3 r^2 = s^2 / 3: k / amplitude = (1 + s + s^2/3) e^{-s}, and the
+ * gradients' q = (1 + s) e^{-s}. Every pass below computes them through these
+ * two loops over a contiguous block (no calls inside: they vectorise), so K, P and
+ * the gradients agree bit for bit whichever pass computed them. kq may be r2. */
+FH_INLINE void kernel_factors(const double *r2, ptrdiff_t len, double *kq)
 {
-    const double s = FH_SQRT5 * sqrt(r2);
-    return amplitude * (1.0 + s + s * s * (1.0 / 3.0)) * exp(-s);
+    for (ptrdiff_t j = 0; j < len; ++j) {
+        const double s = FH_SQRT5 * sqrt(r2[j]);
+        kq[j] = (1.0 + s + s * s * (1.0 / 3.0)) * fh_exp_nonpositive(-s);
+    }
+}
+
+FH_INLINE void both_factors(const double *restrict r2, ptrdiff_t len,
+                                double *restrict kq, double *restrict q)
+{
+    for (ptrdiff_t j = 0; j < len; ++j) {
+        const double s = FH_SQRT5 * sqrt(r2[j]);
+        const double e = fh_exp_nonpositive(-s);
+        kq[j] = (1.0 + s + s * s * (1.0 / 3.0)) * e;
+        q[j] = (1.0 + s) * e;
+    }
 }
 
 /* malloc for rows x d doubles, refusing sizes whose byte count overflows. */
@@ -70,7 +96,7 @@ static void scale_transpose(const double *restrict src, ptrdiff_t rows, ptrdiff_
 
 /* out[j - j0] = squared scaled distance from z to column j of ZT, j in [j0, j1);
  * every kernel pass below gets its distances from here, so they agree bit for bit. */
-static void sq_dist_row(const double *restrict z, ptrdiff_t z_stride,
+FH_INLINE void sq_dist_row(const double *restrict z, ptrdiff_t z_stride,
                         const double *restrict ZT, ptrdiff_t ld, ptrdiff_t d,
                         ptrdiff_t j0, ptrdiff_t j1, double *restrict out)
 {
@@ -90,14 +116,17 @@ static void sq_dist_row(const double *restrict z, ptrdiff_t z_stride,
 
 /* out[j] = k(z, column j of ZT) for j in [j0, j1). z has stride z_stride (1 for
  * a row of Z, n for a column of ZT); ZT has leading dimension ld. */
-static void kernel_row(const double *restrict z, ptrdiff_t z_stride,
+FH_INLINE void kernel_row(const double *restrict z, ptrdiff_t z_stride,
                        const double *restrict ZT, ptrdiff_t ld, ptrdiff_t d,
                        ptrdiff_t j0, ptrdiff_t j1, double amplitude,
                        double *restrict out)
 {
-    sq_dist_row(z, z_stride, ZT, ld, d, j0, j1, out + j0);
-    for (ptrdiff_t j = j0; j < j1; ++j) {
-        out[j] = matern52_from_r2(out[j], amplitude);
+    const ptrdiff_t len = j1 - j0;
+    double *row = out + j0;
+    sq_dist_row(z, z_stride, ZT, ld, d, j0, j1, row);
+    kernel_factors(row, len, row);
+    for (ptrdiff_t j = 0; j < len; ++j) {
+        row[j] *= amplitude;
     }
 }
 
@@ -123,6 +152,7 @@ static void mirror_upper(double *K, ptrdiff_t n, double amplitude)
     }
 }
 
+FH_SIMD_CLONES
 int fh_matern52_symmetric(const double *X, ptrdiff_t n, ptrdiff_t d,
                           const double *lengthscales, double amplitude,
                           double *K)
@@ -152,21 +182,25 @@ int fh_matern52_symmetric(const double *X, ptrdiff_t n, ptrdiff_t d,
 /* kernel_row, also keeping the two factors of each pair the gradient pass needs
  * (see fh_matern52_symmetric_parts): row i of P gets q = (1 + s) e^{-s} at the
  * columns of the strict upper triangle, and column i gets k / a below the diagonal.
- * K's entries are the same arithmetic as matern52_from_r2. */
-static void kernel_row_parts(const double *restrict ZT, ptrdiff_t n, ptrdiff_t d, ptrdiff_t i,
-                             ptrdiff_t j0, ptrdiff_t j1, double amplitude,
-                             double *restrict out, double *restrict P)
+ * K's entries are the same arithmetic as kernel_row's. r2 is scratch of j1 - j0. */
+FH_INLINE void kernel_row_parts(const double *restrict ZT, ptrdiff_t n, ptrdiff_t d,
+                                    ptrdiff_t i, ptrdiff_t j0, ptrdiff_t j1, double amplitude,
+                                    double *restrict out, double *restrict P,
+                                    double *restrict r2)
 {
-    sq_dist_row(ZT + i, n, ZT, n, d, j0, j1, out + j0);
-    for (ptrdiff_t j = j0; j < j1; ++j) {
-        const double s = FH_SQRT5 * sqrt(out[j]);
-        const double e = exp(-s);
-        out[j] = amplitude * (1.0 + s + s * s * (1.0 / 3.0)) * e;
-        P[i * n + j] = (1.0 + s) * e;
-        P[j * n + i] = (1.0 + s + s * s * (1.0 / 3.0)) * e;
+    const ptrdiff_t len = j1 - j0;
+    double *restrict row = out + j0;
+    sq_dist_row(ZT + i, n, ZT, n, d, j0, j1, r2);
+    both_factors(r2, len, row, P + i * n + j0);
+    for (ptrdiff_t j = 0; j < len; ++j) { /* strided: the column, then the scaling */
+        P[(j0 + j) * n + i] = row[j];
+    }
+    for (ptrdiff_t j = 0; j < len; ++j) {
+        row[j] *= amplitude;
     }
 }
 
+FH_SIMD_CLONES
 int fh_matern52_symmetric_parts(const double *X, ptrdiff_t n, ptrdiff_t d,
                                 const double *lengthscales, double amplitude,
                                 double *K, double *P)
@@ -179,11 +213,12 @@ int fh_matern52_symmetric_parts(const double *X, ptrdiff_t n, ptrdiff_t d,
         return FH_ENOMEM;
     }
     scale_transpose(X, n, d, lengthscales, ZT);
+    double r2[FH_BLOCK];
     for (ptrdiff_t j0 = 0; j0 < n; j0 += FH_BLOCK) {
         const ptrdiff_t j1 = (n - j0 > FH_BLOCK) ? j0 + FH_BLOCK : n;
         for (ptrdiff_t i = 0; i + 1 < j1; ++i) {
             const ptrdiff_t start = (i + 1 > j0) ? i + 1 : j0;
-            kernel_row_parts(ZT, n, d, i, start, j1, amplitude, K + i * n, P);
+            kernel_row_parts(ZT, n, d, i, start, j1, amplitude, K + i * n, P, r2);
         }
     }
     mirror_upper(K, n, amplitude);
@@ -191,6 +226,7 @@ int fh_matern52_symmetric_parts(const double *X, ptrdiff_t n, ptrdiff_t d,
     return FH_OK;
 }
 
+FH_SIMD_CLONES
 int fh_matern52_cross(const double *X1, ptrdiff_t n1,
                       const double *X2, ptrdiff_t n2, ptrdiff_t d,
                       const double *lengthscales, double amplitude,
@@ -238,7 +274,7 @@ int fh_matern52_cross(const double *X1, ptrdiff_t n1,
  * factor (5/3) a and the 1/l_k are applied once at the end. */
 
 /* acc_l[k] += q dz_k^2 for one pair (row zi, row zj of Z). */
-static inline void pair_ls(const double *restrict zi, const double *restrict zj, double q,
+FH_INLINE void pair_ls(const double *restrict zi, const double *restrict zj, double q,
                            ptrdiff_t d, double *restrict acc_l)
 {
     for (ptrdiff_t k = 0; k < d; ++k) {
@@ -249,7 +285,7 @@ static inline void pair_ls(const double *restrict zi, const double *restrict zj,
 
 /* As pair_ls, and the input-gradient terms q dz_k: summed into acc_x for row i
  * and added to row j's gradient gj (the pair's other end, of opposite sign). */
-static inline void pair_ls_x(const double *restrict zi, const double *restrict zj, double q,
+FH_INLINE void pair_ls_x(const double *restrict zi, const double *restrict zj, double q,
                              ptrdiff_t d, double *restrict acc_l, double *restrict acc_x,
                              double *restrict gj)
 {
@@ -264,6 +300,7 @@ static inline void pair_ls_x(const double *restrict zi, const double *restrict z
 
 /* fh_matern52_lml_grad, reading the pairs' factors from P when it is not NULL
  * (fh_matern52_symmetric_parts) instead of computing distances and exponentials again. */
+FH_SIMD_CLONES
 static int lml_grad(const double *X, ptrdiff_t n, ptrdiff_t d,
                     const double *lengthscales, double amplitude,
                     const double *W, const double *P, double *g_log_ls, double *g_log_amp,
@@ -292,6 +329,7 @@ static int lml_grad(const double *X, ptrdiff_t n, ptrdiff_t d,
     scale_rows(X, n, d, lengthscales, Z);
     scale_transpose(X, n, d, lengthscales, ZT);
     double r2[FH_BLOCK];
+    double kq[FH_BLOCK];
     double q[FH_BLOCK];
 
     /* The diagonal: K_ii = a, and no derivative in l or x. */
@@ -312,16 +350,19 @@ static int lml_grad(const double *X, ptrdiff_t n, ptrdiff_t d,
             if (P != NULL) {
                 const double *Pi = P + i * n + start;
                 for (ptrdiff_t j = 0; j < len; ++j) {
-                    row_k += Wi[j] * P[(start + j) * n + i];
                     q[j] = Wi[j] * Pi[j];
+                }
+                for (ptrdiff_t j = 0; j < len; ++j) { /* in order: the same sum as below */
+                    row_k += Wi[j] * P[(start + j) * n + i];
                 }
             } else {
                 sq_dist_row(ZT + i, n, ZT, n, d, start, j1, r2);
+                both_factors(r2, len, kq, q);
                 for (ptrdiff_t j = 0; j < len; ++j) {
-                    const double s = FH_SQRT5 * sqrt(r2[j]);
-                    const double e = exp(-s);
-                    row_k += Wi[j] * ((1.0 + s + s * s * (1.0 / 3.0)) * e);
-                    q[j] = Wi[j] * ((1.0 + s) * e);
+                    q[j] *= Wi[j];
+                }
+                for (ptrdiff_t j = 0; j < len; ++j) {
+                    row_k += Wi[j] * kq[j];
                 }
             }
             k_sum += row_k;
@@ -386,7 +427,7 @@ int fh_matern52_lml_grad_parts(const double *X, ptrdiff_t n, ptrdiff_t d,
 }
 
 /* acc[k] += q dz_k for one pair (candidate zc, row zj of Z). */
-static inline void pair_x(const double *restrict zc, const double *restrict zj, double q,
+FH_INLINE void pair_x(const double *restrict zc, const double *restrict zj, double q,
                           ptrdiff_t d, double *restrict acc)
 {
     for (ptrdiff_t k = 0; k < d; ++k) {
@@ -394,6 +435,7 @@ static inline void pair_x(const double *restrict zc, const double *restrict zj, 
     }
 }
 
+FH_SIMD_CLONES
 int fh_matern52_cross_grad(const double *Xc, ptrdiff_t m,
                            const double *X, ptrdiff_t n, ptrdiff_t d,
                            const double *lengthscales, double amplitude,
@@ -427,7 +469,7 @@ int fh_matern52_cross_grad(const double *Xc, ptrdiff_t m,
             const double *Vc = V + c * n + j0;
             for (ptrdiff_t j = 0; j < len; ++j) {
                 const double s = FH_SQRT5 * sqrt(r2[j]);
-                q[j] = Vc[j] * ((1.0 + s) * exp(-s));
+                q[j] = Vc[j] * ((1.0 + s) * fh_exp_nonpositive(-s));
             }
             for (ptrdiff_t k = 0; k < d; ++k) {
                 acc[k] = 0.0;

@@ -54,6 +54,7 @@ cdef extern from "fasthpo_native.h" nogil:
     void fh_log_ei(const double *mu, const double *sigma, ptrdiff_t m, double best,
                    double *log_ei, double *d_mu, double *d_sigma)
     void fh_erfcx(const double *x, ptrdiff_t n, double *out)
+    void fh_exp_nonpositive_array(const double *x, ptrdiff_t n, double *out)
 
 
 cdef inline void _check_lengthscales(const double[::1] lengthscales, Py_ssize_t d) except *:
@@ -253,6 +254,17 @@ def erfcx(const double[::1] x, double[::1] out):
         return
     with nogil:
         fh_erfcx(&x[0], n, &out[0])
+
+
+def exp_nonpositive(const double[::1] x, double[::1] out):
+    """Fill out (n,) with exp(x) for x <= 0 by the kernels' vectorisable exponential
+    (for its accuracy tests)."""
+    cdef Py_ssize_t n = x.shape[0]
+    _check_same_length(n, out.shape[0], "out")
+    if n == 0:
+        return
+    with nogil:
+        fh_exp_nonpositive_array(&x[0], n, &out[0])
 
 
 cdef double _LOG_2PI = 1.8378770664093454835606594728112
