@@ -19,9 +19,11 @@ How a proposal is made:
    first proposal after loading a large sweep costs one small fit, not an
    O(n³) optimisation. *Refit policy*: the hyperparameters are refitted at
    every step while n ≤ ``refit_all_below`` (100), then whenever n has grown by
-   ``refit_growth`` (10 %) since the last fit; in between, new results extend
-   the Cholesky factor by rank-one updates with the hyperparameters and output
-   transform held fixed. A refit starts from the previous hyperparameters with
+   ``refit_growth`` (10 %) since the last fit, or the GP's conditioning set has
+   grown by as much past ``max_points`` (in a sweep of 10,000 results that is
+   every 150, not every 1,000: each proposal costs O(size²) in that set); in
+   between, new results extend the Cholesky factor by rank-one updates with the
+   hyperparameters and output transform held fixed. A refit starts from the previous hyperparameters with
    a loose tolerance (it sits near the optimum already); up to 40 observations
    it also restarts from the prior mode. A first fit on 150 points or more
    starts from a quick fit on 50 of them, with the same loose tolerance; one on
@@ -493,6 +495,7 @@ class BayesianOptimizer:
             self._model is None
             or n <= self.refit_all_below
             or n >= math.ceil(self._fitted_n * (1.0 + self.refit_growth))
+            or len(self._model) >= math.ceil(self.max_points * (1.0 + self.refit_growth))
         )
         if due:
             self._refit(y)

@@ -184,6 +184,23 @@ def test_subset_model_above_max_points():
     assert len(opt._model) == 40
 
 
+def test_conditioning_set_refitted_back_to_max_points_as_results_arrive():
+    # Past max_points, appends grow the GP until it is 10 % larger; then a refit brings
+    # it back, long before n itself has grown by 10 % (which at n = 120 takes 12
+    # results, here 5 do).
+    problem = get_problem("hartmann3")
+    opt = BayesianOptimizer(problem.space, seed=0, max_points=40)
+    for c in fasthpo.RandomSearch(problem.space, seed=0).ask(120):
+        opt.tell(c, problem.evaluate(c))
+    sizes = []
+    for _ in range(6):
+        (c,) = opt.ask(1)
+        sizes.append(len(opt._model))
+        opt.tell(c, problem.evaluate(c))
+    assert sizes == [40, 41, 42, 43, 44, 40]
+    assert opt._fitted_n == 125
+
+
 def test_hyperparameters_fitted_on_a_subset_and_the_model_conditioned_on_all():
     problem = get_problem("hartmann3")
     opt = BayesianOptimizer(problem.space, seed=0, fit_points=30, refit_all_below=10)
