@@ -152,33 +152,6 @@ static void mirror_upper(double *K, ptrdiff_t n, double amplitude)
     }
 }
 
-FH_SIMD_CLONES
-int fh_matern52_symmetric(const double *X, ptrdiff_t n, ptrdiff_t d,
-                          const double *lengthscales, double amplitude,
-                          double *K)
-{
-    if (n <= 0) {
-        return FH_OK;
-    }
-    double *ZT = alloc_rows(n, d);
-    if (ZT == NULL) {
-        return FH_ENOMEM;
-    }
-    scale_transpose(X, n, d, lengthscales, ZT);
-
-    /* Strict upper triangle, block of columns by block of columns. */
-    for (ptrdiff_t j0 = 0; j0 < n; j0 += FH_BLOCK) {
-        const ptrdiff_t j1 = (n - j0 > FH_BLOCK) ? j0 + FH_BLOCK : n;
-        for (ptrdiff_t i = 0; i + 1 < j1; ++i) {
-            const ptrdiff_t start = (i + 1 > j0) ? i + 1 : j0;
-            kernel_row(ZT + i, n, ZT, n, d, start, j1, amplitude, K + i * n);
-        }
-    }
-    mirror_upper(K, n, amplitude);
-    free(ZT);
-    return FH_OK;
-}
-
 /* kernel_row, also keeping the two factors of each pair the gradient pass needs
  * (see fh_matern52_symmetric_parts): row i of P gets q = (1 + s) e^{-s} at the
  * columns of the strict upper triangle, and column i gets k / a below the diagonal.
@@ -200,10 +173,12 @@ FH_INLINE void kernel_row_parts(const double *restrict ZT, ptrdiff_t n, ptrdiff_
     }
 }
 
+/* K (and, unless P is NULL, the pair factors into P) over the strict upper
+ * triangle, block of columns by block of columns, then mirrored. */
 FH_SIMD_CLONES
-int fh_matern52_symmetric_parts(const double *X, ptrdiff_t n, ptrdiff_t d,
-                                const double *lengthscales, double amplitude,
-                                double *K, double *P)
+static int symmetric_pass(const double *X, ptrdiff_t n, ptrdiff_t d,
+                          const double *lengthscales, double amplitude,
+                          double *K, double *P)
 {
     if (n <= 0) {
         return FH_OK;
@@ -218,12 +193,30 @@ int fh_matern52_symmetric_parts(const double *X, ptrdiff_t n, ptrdiff_t d,
         const ptrdiff_t j1 = (n - j0 > FH_BLOCK) ? j0 + FH_BLOCK : n;
         for (ptrdiff_t i = 0; i + 1 < j1; ++i) {
             const ptrdiff_t start = (i + 1 > j0) ? i + 1 : j0;
-            kernel_row_parts(ZT, n, d, i, start, j1, amplitude, K + i * n, P, r2);
+            if (P == NULL) {
+                kernel_row(ZT + i, n, ZT, n, d, start, j1, amplitude, K + i * n);
+            } else {
+                kernel_row_parts(ZT, n, d, i, start, j1, amplitude, K + i * n, P, r2);
+            }
         }
     }
     mirror_upper(K, n, amplitude);
     free(ZT);
     return FH_OK;
+}
+
+int fh_matern52_symmetric(const double *X, ptrdiff_t n, ptrdiff_t d,
+                          const double *lengthscales, double amplitude,
+                          double *K)
+{
+    return symmetric_pass(X, n, d, lengthscales, amplitude, K, NULL);
+}
+
+int fh_matern52_symmetric_parts(const double *X, ptrdiff_t n, ptrdiff_t d,
+                                const double *lengthscales, double amplitude,
+                                double *K, double *P)
+{
+    return symmetric_pass(X, n, d, lengthscales, amplitude, K, P);
 }
 
 FH_SIMD_CLONES

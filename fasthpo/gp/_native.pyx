@@ -583,35 +583,23 @@ def gp_logei_grad(const double[:, ::1] Z, const double[:, ::1] X, const double[:
 
 # ---- Screening bound from each point's nearest observations ------------------------------
 
-cdef double _SQRT5 = 2.23606797749978969640917366873127624
-
-
 cdef int _neighbour_bound(const double *C, Py_ssize_t m, Py_ssize_t n, const double *X,
                           Py_ssize_t d, const double *lengthscales, const double *diagonal,
                           double amplitude, Py_ssize_t s, double *out) noexcept nogil:
     """The loop of :func:`neighbour_std_bound` on checked arguments; -1 on ENOMEM."""
     cdef Py_ssize_t i, j, a, b, k, pos, count
-    cdef double c, r2, t, acc, q, var, root
+    cdef double c, acc, q, var
     cdef const double *row
-    cdef double *xa
-    cdef double *xb
     cdef bint ok
-    cdef double *Xs = <double *>malloc(n * d * sizeof(double))
+    cdef int rc = 0
+    cdef double *Xs = <double *>malloc(s * d * sizeof(double))
     cdef double *A = <double *>malloc(s * s * sizeof(double))
     cdef double *val = <double *>malloc(s * sizeof(double))
     cdef double *v = <double *>malloc(s * sizeof(double))
     cdef Py_ssize_t *idx = <Py_ssize_t *>malloc(s * sizeof(Py_ssize_t))
     if Xs == NULL or A == NULL or val == NULL or v == NULL or idx == NULL:
-        free_mem(Xs)
-        free_mem(A)
-        free_mem(val)
-        free_mem(v)
-        free_mem(idx)
-        return -1
-    for j in range(n):
-        for k in range(d):
-            Xs[j * d + k] = X[j * d + k] / lengthscales[k]
-    for i in range(m):
+        rc = -1
+    for i in range(m if rc == 0 else 0):
         # The s largest kernel values of the row (the nearest observations), by insertion
         # into a short list kept in decreasing order.
         row = C + i * n
@@ -631,31 +619,28 @@ cdef int _neighbour_bound(const double *C, Py_ssize_t m, Py_ssize_t n, const dou
                 pos -= 1
             val[pos] = c
             idx[pos] = j
-        # K_y of those observations (lower triangle), factorised in place.
+        # K_y of those observations (the kernel's own pass, count x count), factorised
+        # in place (lower triangle).
+        for a in range(count):
+            for k in range(d):
+                Xs[a * d + k] = X[idx[a] * d + k]
+        if fh_matern52_symmetric(Xs, count, d, lengthscales, amplitude, A) != 0:
+            rc = -1
+            break
         ok = True
         for a in range(count):
-            xa = Xs + idx[a] * d
-            for b in range(a):
-                xb = Xs + idx[b] * d
-                r2 = 0.0
-                for k in range(d):
-                    t = xa[k] - xb[k]
-                    r2 += t * t
-                root = _SQRT5 * sqrt(r2)
-                A[a * s + b] = amplitude * (1.0 + root + root * root * (1.0 / 3.0)) * exp(-root)
-            A[a * s + a] = diagonal[idx[a]]
-        for a in range(count):
+            A[a * count + a] = diagonal[idx[a]]
             for b in range(a + 1):
-                acc = A[a * s + b]
+                acc = A[a * count + b]
                 for k in range(b):
-                    acc -= A[a * s + k] * A[b * s + k]
+                    acc -= A[a * count + k] * A[b * count + k]
                 if a == b:
                     if not acc > 0.0:
                         ok = False
                         break
-                    A[a * s + a] = sqrt(acc)
+                    A[a * count + a] = sqrt(acc)
                 else:
-                    A[a * s + b] = acc / A[b * s + b]
+                    A[a * count + b] = acc / A[b * count + b]
             if not ok:
                 break
         if not ok:
@@ -665,8 +650,8 @@ cdef int _neighbour_bound(const double *C, Py_ssize_t m, Py_ssize_t n, const dou
         for a in range(count):
             acc = val[a]
             for k in range(a):
-                acc -= A[a * s + k] * v[k]
-            v[a] = acc / A[a * s + a]
+                acc -= A[a * count + k] * v[k]
+            v[a] = acc / A[a * count + a]
             q += v[a] * v[a]
         var = amplitude - q
         if var < 1e-12 * amplitude:
@@ -678,7 +663,7 @@ cdef int _neighbour_bound(const double *C, Py_ssize_t m, Py_ssize_t n, const dou
     free_mem(val)
     free_mem(v)
     free_mem(idx)
-    return 0
+    return rc
 
 
 def neighbour_std_bound(const double[:, ::1] cross, const double[:, ::1] X,
