@@ -18,8 +18,8 @@ from cython.view cimport array as cvarray
 from libc.math cimport INFINITY, exp, fabs, log, sqrt
 from libc.stddef cimport ptrdiff_t
 from libc.stdlib cimport free as free_mem, malloc
-from scipy.linalg.cython_blas cimport dtrsm, dtrsv
-from scipy.linalg.cython_lapack cimport dpotrf, dpotri, dpotrs
+from scipy.linalg.cython_blas cimport dtrmm, dtrsm, dtrsv
+from scipy.linalg.cython_lapack cimport dlauum, dpotrf, dpotrs, dtrti2
 
 
 cdef extern from "fasthpo_native.h" nogil:
@@ -267,6 +267,73 @@ def exp_nonpositive(const double[::1] x, double[::1] out):
         fh_exp_nonpositive_array(&x[0], n, &out[0])
 
 
+#: Diagonal blocks of at most this order are inverted by LAPACK's unblocked dtrti2.
+cdef int _TRIANGLE_BLOCK = 16
+
+
+cdef void _lower_triangular_inverse(double *a, int n, int lda) noexcept nogil:
+    """Invert the column-major lower-triangular ``a`` (n, n; leading dimension lda) in
+    place, recursively: both diagonal halves, then A21 <- -inv(A22) A21 inv(A11) by two
+    triangular matrix products. LAPACK's dtrtri does the same flops in blocks of 64 with
+    an unblocked (matrix-vector) inner step; halving down to 16 keeps almost all of
+    them in dtrmm, which makes the inverse about 1.5x faster at n = 100-300. The
+    diagonal must have no zero (dtrti2 does not check)."""
+    cdef int info = 0
+    cdef int n1, n2
+    cdef char left = b'L'
+    cdef char right = b'R'
+    cdef char lower = b'L'
+    cdef char notrans = b'N'
+    cdef char nonunit = b'N'
+    cdef double one = 1.0
+    cdef double minus_one = -1.0
+    cdef double *a21
+    cdef double *a22
+    if n <= _TRIANGLE_BLOCK:
+        dtrti2(&lower, &nonunit, &n, a, &lda, &info)
+        return
+    n1 = n // 2
+    n2 = n - n1
+    a21 = a + n1
+    a22 = a + n1 + <Py_ssize_t>n1 * lda
+    _lower_triangular_inverse(a, n1, lda)
+    _lower_triangular_inverse(a22, n2, lda)
+    dtrmm(&right, &lower, &notrans, &nonunit, &n2, &n1, &minus_one, a, &lda, a21, &lda)
+    dtrmm(&left, &lower, &notrans, &nonunit, &n2, &n1, &one, a22, &lda, a21, &lda)
+
+
+cdef int _cholesky_inverse(double *a, int n) noexcept nogil:
+    """What LAPACK's dpotri computes, faster: from the lower Cholesky factor L in the
+    column-major ``a`` (n, n), the lower triangle of (L L^T)^-1 = L^-T L^-1, in place
+    (the triangular inverse above, then dlauum's product). Returns LAPACK's info: i > 0
+    for a zero at diagonal entry i (nothing is then changed)."""
+    cdef int info = 0
+    cdef Py_ssize_t i
+    cdef char lower = b'L'
+    for i in range(n):
+        if a[i + i * <Py_ssize_t>n] == 0.0:
+            return <int>i + 1
+    _lower_triangular_inverse(a, n, n)
+    dlauum(&lower, &n, a, &n, &info)
+    return info
+
+
+def cholesky_inverse(double[::1, :] a):
+    """The inverse of L L^T from its lower Cholesky factor L, column-major (n, n), in
+    place in the lower triangle (the upper one is left as it was); returns LAPACK's
+    info. The fused likelihood pass uses the same routine on its scratch."""
+    cdef int info = 0
+    if a.shape[0] != a.shape[1]:
+        raise ValueError(f"a must be square, got ({a.shape[0]}, {a.shape[1]})")
+    if a.shape[0] > 2147483647:
+        raise ValueError(f"n={a.shape[0]} is beyond LAPACK's 32-bit sizes")
+    if a.shape[0] == 0:
+        return 0
+    with nogil:
+        info = _cholesky_inverse(&a[0, 0], <int>a.shape[0])
+    return info
+
+
 cdef double _LOG_2PI = 1.8378770664093454835606594728112
 
 
@@ -302,7 +369,7 @@ cdef int _lml_pass(const double *X, Py_ssize_t n, Py_ssize_t d, const double *r,
     if rc != 0:
         out[3] = jitter
         return -1
-    # Row-major upper triangle = column-major lower ('L'): dpotrf and dpotri
+    # Row-major upper triangle = column-major lower ('L'): dpotrf and the inverse
     # write only there, so the strict lower triangle keeps K for a retry.
     while True:
         for i in range(n):
@@ -326,7 +393,7 @@ cdef int _lml_pass(const double *X, Py_ssize_t n, Py_ssize_t d, const double *r,
     if g_log_ls == NULL:  # the value alone: no inverse, no gradient pass
         out[0] = -0.5 * quad - half_logdet - 0.5 * n * _LOG_2PI
         return 0
-    dpotri(&uplo, &fn, work, &fn, &info)
+    info = _cholesky_inverse(work, fn)
     if info != 0:
         return 1
     for i in range(n):
@@ -355,7 +422,7 @@ def gp_lml_grad(const double[:, ::1] X, const double[::1] r,
 
     K_y = k(X, X) + (noise + jitter) I, the jitter escalating x10 from 1e-9 a up
     to 1e-2 a until LAPACK's dpotrf accepts it; alpha (n,) = K_y^-1 r. Then, in
-    the scratch ``work`` (n, n), dpotri's inverse becomes W = alpha alpha^T - K_y^-1
+    the scratch ``work`` (n, n), the inverse (:func:`cholesky_inverse`) becomes W = alpha alpha^T - K_y^-1
     (upper triangle) for the fused gradient pass, which fills g_log_ls (d,) and,
     unless None, G_X (n, d).
 

@@ -21,6 +21,29 @@ def _data(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return X, y - y.mean(), np.exp(rng.uniform(np.log(0.2), np.log(2.0), size=d))
 
 
+# Orders around the recursion's base block (16) and its halvings, odd splits included.
+@pytest.mark.parametrize("n", [1, 2, 15, 16, 17, 31, 33, 64, 100, 257])
+def test_cholesky_inverse_matches_numpy(n: int) -> None:
+    rng = np.random.default_rng(n)
+    B = rng.normal(size=(n, n))
+    A = B @ B.T / n + 0.1 * np.eye(n)
+    L = cholesky(A, lower=True)
+    a = np.asfortranarray(L + np.triu(np.full((n, n), 7.0), 1))  # junk above the factor
+    assert _native.cholesky_inverse(a) == 0
+    inverse = np.linalg.inv(A)
+    assert_allclose(np.tril(a), np.tril(inverse), rtol=1e-9, atol=1e-11 * np.abs(inverse).max())
+    assert (np.triu(a, 1) == np.triu(np.full((n, n), 7.0), 1)).all()  # left as it was
+
+
+def test_cholesky_inverse_reports_a_zero_pivot() -> None:
+    L = np.asfortranarray(np.tril(np.ones((40, 40))))
+    L[25, 25] = 0.0
+    assert _native.cholesky_inverse(L) == 26  # LAPACK's 1-based index of the zero
+    with pytest.raises(ValueError, match="square"):
+        _native.cholesky_inverse(np.zeros((3, 4), order="F"))
+    assert _native.cholesky_inverse(np.zeros((0, 0), order="F")) == 0
+
+
 @pytest.mark.parametrize(("n", "d"), [(1, 1), (7, 3), (40, 5), (120, 20)])
 @pytest.mark.parametrize("input_grad", [False, True])
 def test_likelihood_matches_reference(n: int, d: int, input_grad: bool) -> None:
