@@ -173,6 +173,11 @@ def _bench_parser(bench: argparse.ArgumentParser) -> None:
         "--loop-steps", type=int, default=None,
         help="asks timed in the loop (default: n/10 + 1, at least 5, so one refit is included)",
     )
+    latency.add_argument(
+        "--fresh-repeats", type=int, default=3, metavar="R",
+        help="new instances, each with its own design, whose first ask the fresh figure is the "
+        "median of (default 3; fewer once they have taken a quarter of the cutoff)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -785,7 +790,8 @@ def _bench(args: argparse.Namespace) -> int:
 
         cells = measure_latency(
             args.latency_optimizers, args.dims, args.n, cutoff_s=args.cutoff,
-            loop_steps=args.loop_steps, progress=lambda text: print(text, file=sys.stderr),
+            loop_steps=args.loop_steps, fresh_repeats=args.fresh_repeats,
+            progress=lambda text: print(text, file=sys.stderr),
         )
         print(format_latency(cells))
         return 0

@@ -9,7 +9,13 @@ cells do not share caches or thread pools and a runaway cell is stopped at
 2. n points of a seeded uniform design are told with the Levy function's value
    (rescaled from [−10, 10]^d to the cube) — not timed;
 3. ``fresh``: one ``ask(1)``, timed with ``time.perf_counter`` — the first
-   proposal after n tells, i.e. a model fitted from scratch;
+   proposal after n tells, i.e. a model fitted from scratch. With
+   ``fresh_repeats`` R > 1 this is done on R new instances, each told its own
+   seeded design (the same designs for every optimizer), and ``fresh`` is the
+   median: one ask on a shared, noisy machine can be off by a third, and the
+   cost of a fit depends on the data. Repeats stop early once the fresh asks
+   have taken a quarter of the cutoff (a peer at seconds per fit); the loop
+   then runs on the instance with the first design;
 4. ``loop``: sequential steps of ask(1) → evaluate → tell; the MEAN ask time is
    reported (the median too, in the record) — what a sequential tuner waits per
    trial on average, the model's refits included. An optimizer that refits only
@@ -64,7 +70,8 @@ class LatencyCell:
     optimizer, d, n
         What was measured: proposal after ``n`` observations in ``d`` dimensions.
     fresh_s
-        Seconds of the first ``ask(1)`` after the n tells (``None`` if not reached).
+        Seconds of the first ``ask(1)`` after the n tells (``None`` if not reached);
+        the median over ``fresh_asks`` new instances.
     loop_mean_s
         Mean seconds of the asks of the sequential loop, refits included
         (``None`` if not reached).
@@ -72,6 +79,8 @@ class LatencyCell:
         Median seconds of the same asks.
     loop_steps
         How many asks the loop timed.
+    fresh_asks
+        How many fresh instances the median ``fresh_s`` is of.
     status
         ``"ok"``, ``"timeout"``, ``"unavailable"`` or ``"error: <one line>"``.
     detail
@@ -87,6 +96,7 @@ class LatencyCell:
     status: str
     detail: str = ""
     loop_steps: int = 0
+    fresh_asks: int = 0
 
 
 def measure_latency(
@@ -97,6 +107,7 @@ def measure_latency(
     cutoff_s: float = 60.0,
     loop_steps: int | None = None,
     loop_budget_s: float | None = None,
+    fresh_repeats: int = 1,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> list[LatencyCell]:
@@ -119,6 +130,10 @@ def measure_latency(
     loop_budget_s
         Seconds after which the loop stops early (at least one step is timed);
         by default half of ``cutoff_s``.
+    fresh_repeats
+        New instances whose first ask the ``fresh`` figure is the median of (each
+        told a design of its own seed); no new one starts once the fresh asks have
+        taken a quarter of ``cutoff_s``.
     seed
         Seed of the design and of the optimizers.
     progress
@@ -138,6 +153,8 @@ def measure_latency(
         isinstance(loop_steps, bool) or not isinstance(loop_steps, int) or loop_steps < 1
     ):
         raise ConfigError("loop_steps", f"must be a positive integer, got {loop_steps!r}")
+    if isinstance(fresh_repeats, bool) or not isinstance(fresh_repeats, int) or fresh_repeats < 1:
+        raise ConfigError("fresh_repeats", f"must be a positive integer, got {fresh_repeats!r}")
     budget = cutoff_s / 2 if loop_budget_s is None else loop_budget_s
     if not budget > 0:
         raise ConfigError("loop_budget_s", f"must be positive, got {loop_budget_s!r}")
@@ -162,7 +179,7 @@ def measure_latency(
                     steps = loop_steps if loop_steps is not None else default_loop_steps(n)
                     cell = _run_cell(
                         name, d, n, cutoff_s=cutoff_s, loop_steps=steps, loop_budget_s=budget,
-                        seed=seed,
+                        fresh_repeats=fresh_repeats, seed=seed,
                     )
                     if cell.status == "timeout":
                         timed_out.setdefault(name, []).append((d, n))
@@ -190,8 +207,9 @@ def _describe(cell: LatencyCell) -> str:
     head = f"{cell.optimizer} d={cell.d} n={cell.n}: {cell.status}"
     if cell.status == "ok" and cell.fresh_s is not None and cell.loop_mean_s is not None:
         median = _ms(cell.loop_median_s) if cell.loop_median_s is not None else "?"
+        of = f" (median of {cell.fresh_asks})" if cell.fresh_asks > 1 else ""
         return (
-            f"{head}, fresh {_ms(cell.fresh_s)} ms, loop mean {_ms(cell.loop_mean_s)} ms "
+            f"{head}, fresh {_ms(cell.fresh_s)} ms{of}, loop mean {_ms(cell.loop_mean_s)} ms "
             f"(median {median} ms, {cell.loop_steps} asks)"
         )
     return f"{head} ({cell.detail})" if cell.detail else head
@@ -212,11 +230,12 @@ def _child_env() -> dict[str, str]:
 
 def _run_cell(
     optimizer: str, d: int, n: int, *, cutoff_s: float, loop_steps: int, loop_budget_s: float,
-    seed: int,
+    fresh_repeats: int, seed: int,
 ) -> LatencyCell:
     request = json.dumps({
         "optimizer": optimizer, "d": d, "n": n, "loop_steps": loop_steps,
-        "loop_budget_s": loop_budget_s, "seed": seed,
+        "loop_budget_s": loop_budget_s, "fresh_repeats": fresh_repeats,
+        "fresh_budget_s": cutoff_s / 4, "seed": seed,
     })
     argv = [sys.executable, "-m", "fasthpo.benchmark.latency", "--cell", request]
     try:
@@ -242,7 +261,7 @@ def _run_cell(
     return LatencyCell(
         optimizer, d, n, record.get("fresh_s"), record.get("loop_mean_s"),
         record.get("loop_median_s"), str(record["status"]), str(record.get("detail", "")),
-        len(record.get("loop_s", [])),
+        len(record.get("loop_s", [])), len(record.get("fresh_all_s", [])),
     )
 
 
@@ -277,9 +296,11 @@ def levy_cube(x: Sequence[float]) -> float:
 
 
 def run_cell(
-    optimizer: str, d: int, n: int, *, loop_steps: int, seed: int, loop_budget_s: float = math.inf
+    optimizer: str, d: int, n: int, *, loop_steps: int, seed: int, loop_budget_s: float = math.inf,
+    fresh_repeats: int = 1, fresh_budget_s: float = math.inf,
 ) -> dict[str, Any]:
-    """Measure one cell in this process; prints the fresh time as soon as it is known."""
+    """Measure one cell in this process; prints the fresh time as soon as it is known
+    (the median so far, after each fresh instance)."""
     import numpy as np
 
     from fasthpo.benchmark.optimizers import get_optimizer
@@ -302,9 +323,9 @@ def run_cell(
     def evaluate(config: dict[str, Any]) -> float:
         return levy_cube([config[name] for name in names])
 
-    def timed_ask() -> tuple[dict[str, Any], float]:
+    def timed_ask(target: Any) -> tuple[dict[str, Any], float]:
         started = time.perf_counter()
-        proposals = opt.ask(1)
+        proposals = target.ask(1)
         elapsed = time.perf_counter() - started
         if not proposals:
             raise RuntimeError(f"{optimizer} proposed nothing after {n} observations")
@@ -321,19 +342,32 @@ def run_cell(
     tell_design(warm, _WARM_UP_TELLS, seed + 1)
     warm.ask(1)
     del warm
+    # The extra fresh instances first (designs of other seeds, the same for every
+    # optimizer), then the one of ``seed``, whose sequential loop follows.
+    fresh_all: list[float] = []
+    for repeat in range(1, fresh_repeats):
+        if sum(fresh_all) >= fresh_budget_s:
+            break
+        extra = spec.factory(space, seed + 1000 * repeat)
+        tell_design(extra, n, seed + 1000 * repeat)
+        fresh_all.append(timed_ask(extra)[1])
+        del extra
+        print(json.dumps({"fresh_s": statistics.median(fresh_all)}), flush=True)
     tell_design(opt, n, seed)
-    config, fresh = timed_ask()
+    config, elapsed = timed_ask(opt)
+    fresh_all.append(elapsed)
+    fresh = statistics.median(fresh_all)
     print(json.dumps({"fresh_s": fresh}), flush=True)
     opt.tell(config, evaluate(config))
     loop: list[float] = []
     started = time.perf_counter()
     while len(loop) < loop_steps and (not loop or time.perf_counter() - started < loop_budget_s):
-        config, elapsed = timed_ask()
+        config, elapsed = timed_ask(opt)
         loop.append(elapsed)
         opt.tell(config, evaluate(config))
     return {
-        "status": "ok", "fresh_s": fresh, "loop_s": loop, "loop_mean_s": statistics.fmean(loop),
-        "loop_median_s": statistics.median(loop),
+        "status": "ok", "fresh_s": fresh, "fresh_all_s": fresh_all, "loop_s": loop,
+        "loop_mean_s": statistics.fmean(loop), "loop_median_s": statistics.median(loop),
     }
 
 
@@ -360,7 +394,8 @@ def _ratio(r: float) -> str:
 def format_latency(cells: Sequence[LatencyCell]) -> str:
     """A markdown table of proposal times: rows (d, n), two columns per optimizer.
 
-    ``fresh`` is the first ask(1) after n tells (a model fitted from scratch),
+    ``fresh`` is the first ask(1) after n tells (a model fitted from scratch; the
+    median over new instances when the cells measured several),
     ``loop`` the mean ask(1) of the sequential loop, refits included. Times are in
     milliseconds; every optimizer after the first also shows the ratio of its time
     to the first optimizer's in the same row and column, so ``3.0×`` means the
@@ -373,8 +408,11 @@ def format_latency(cells: Sequence[LatencyCell]) -> str:
     rows = sorted({(c.d, c.n) for c in cells})
     first = optimizers[0]
     metrics: tuple[Literal["fresh", "loop"], ...] = ("fresh", "loop")
+    asks = max((c.fresh_asks for c in cells), default=0)
+    fresh = "first ask(1) after n tells" + (
+        f" (median of up to {asks} new instances, each with its own design)" if asks > 1 else "")
     lines = [
-        "Proposal latency, ms: fresh = first ask(1) after n tells, loop = mean ask(1) of the "
+        f"Proposal latency, ms: fresh = {fresh}, loop = mean ask(1) of the "
         f"sequential loop (refits included); (r×) = time / {first}'s time, so r > 1 means "
         f"{first} is faster.",
         "",
@@ -425,12 +463,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ns", type=_ints, default=[20, 100])
     parser.add_argument("--cutoff", type=float, default=60.0, help="seconds per cell")
     parser.add_argument("--loop-steps", type=int, default=None)
+    parser.add_argument("--fresh-repeats", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.cell is None:
         cells = measure_latency(
             [name for name in args.optimizers.split(",") if name], args.dims, args.ns,
-            cutoff_s=args.cutoff, loop_steps=args.loop_steps, seed=args.seed,
+            cutoff_s=args.cutoff, loop_steps=args.loop_steps, fresh_repeats=args.fresh_repeats,
+            seed=args.seed,
             progress=lambda line: print(line, file=sys.stderr, flush=True),
         )
         print(format_latency(cells))
@@ -441,6 +481,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             str(request["optimizer"]), int(request["d"]), int(request["n"]),
             loop_steps=int(request.get("loop_steps", 5)), seed=int(request.get("seed", 0)),
             loop_budget_s=float(request.get("loop_budget_s", math.inf)),
+            fresh_repeats=int(request.get("fresh_repeats", 1)),
+            fresh_budget_s=float(request.get("fresh_budget_s", math.inf)),
         )
     except Exception as exc:  # one line for the parent's table, whatever went wrong
         message = " ".join(f"{type(exc).__name__}: {exc}".split())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,33 @@ def test_the_child_prints_one_json_result_line():
     assert len(result["loop_s"]) == 2 and all(t > 0 for t in result["loop_s"])
 
 
+def test_fresh_is_the_median_over_new_instances_within_its_budget():
+    lines: list[str] = []
+    [cell] = measure_latency(
+        ["fasthpo-random"], [2], [5], cutoff_s=120, loop_steps=2, fresh_repeats=3,
+        progress=lines.append,
+    )
+    assert cell.status == "ok" and cell.fresh_asks == 3 and cell.fresh_s is not None
+    assert "(median of 3)" in lines[0]
+    assert "median of up to 3 new instances" in format_latency([cell]).splitlines()[0]
+
+    def child(budget: float) -> dict:
+        request = json.dumps({"optimizer": "random", "d": 3, "n": 4, "loop_steps": 1, "seed": 1,
+                              "fresh_repeats": 4, "fresh_budget_s": budget})
+        proc = subprocess.run(
+            [sys.executable, "-P", "-m", "fasthpo.benchmark.latency", "--cell", request],
+            capture_output=True, text=True, cwd=tempfile.gettempdir(), timeout=120,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.splitlines()[-1])
+
+    full = child(1e9)
+    assert len(full["fresh_all_s"]) == 4
+    assert full["fresh_s"] == statistics.median(full["fresh_all_s"])
+    assert len(child(0.0)["fresh_all_s"]) == 1  # no time for repeats: the loop's own instance
+
+
 def test_a_cutoff_shorter_than_start_up_times_out_and_spares_larger_cells():
     cells = measure_latency(["fasthpo-random"], [2], [5, 50], cutoff_s=0.01)
     assert [c.status for c in cells] == ["timeout", "timeout"]
@@ -77,6 +105,8 @@ def test_bad_arguments_are_refused():
         measure_latency(["fasthpo-random"], [0], [5])
     with pytest.raises(ConfigError):
         measure_latency(["fasthpo-random"], [2], [5], loop_steps=0)
+    with pytest.raises(ConfigError, match="fresh_repeats"):
+        measure_latency(["fasthpo-random"], [2], [5], fresh_repeats=0)
 
 
 def test_the_loop_covers_a_refit_period_by_default():
