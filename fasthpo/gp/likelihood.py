@@ -15,8 +15,8 @@ The whole evaluation — kernel, Cholesky with escalating jitter (LAPACK dpotrf)
 α (dpotrs), K_y⁻¹ (a recursive triangular inverse and dlauum), W and the fused
 gradient pass over the kernel — runs in one native call without the GIL
 (``gp_lml_grad`` in ``fasthpo/gp/_native.pyx``), in an (n, n) scratch that
-:class:`MarginalLikelihood` allocates once per data set, so an optimiser's evaluation costs no Python work proportional to n². Its NumPy
-twin is ``fasthpo.gp._reference.gp_lml_grad``.
+:class:`MarginalLikelihood` allocates once per data set, so an optimiser's
+evaluation costs no Python work proportional to n². Its NumPy twin is ``fasthpo.gp._reference.gp_lml_grad``.
 """
 
 from __future__ import annotations
