@@ -422,9 +422,9 @@ def gp_lml_grad(const double[:, ::1] X, const double[::1] r,
 
     K_y = k(X, X) + (noise + jitter) I, the jitter escalating x10 from 1e-9 a up
     to 1e-2 a until LAPACK's dpotrf accepts it; alpha (n,) = K_y^-1 r. Then, in
-    the scratch ``work`` (n, n), the inverse (:func:`cholesky_inverse`) becomes W = alpha alpha^T - K_y^-1
-    (upper triangle) for the fused gradient pass, which fills g_log_ls (d,) and,
-    unless None, G_X (n, d).
+    the scratch ``work`` (n, n), the inverse (:func:`cholesky_inverse`) becomes
+    W = alpha alpha^T - K_y^-1 (upper triangle) for the fused gradient pass, which
+    fills g_log_ls (d,) and, unless None, G_X (n, d).
 
     Returns (lml, g_log_amp, trace_W, jitter); lml = -inf (the other outputs
     unspecified) when K_y cannot be factorised even with the largest jitter.
