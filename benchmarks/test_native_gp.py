@@ -11,6 +11,8 @@ assert only that both sides computed the same thing, never a timing.
 * cross_grad: 1000 candidates against 300 observations, the acquisition
   gradient's cross-kernel term.
 * logei: log EI and its gradient over 1e5 candidates.
+* cholesky_inverse: K⁻¹ from its Cholesky factor, which every fit evaluation
+  forms for the gradient, against LAPACK's dpotri on the same factor.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from fasthpo.gp import _reference
+from scipy.linalg import cholesky, lapack
+
+from fasthpo.gp import _native, _reference
 from fasthpo.gp.kernels import matern52_cross_grad, matern52_lml_grad
 from fasthpo.gp.logei import log_expected_improvement
 
@@ -78,3 +82,26 @@ def test_logei(benchmark, impl: str) -> None:
     want, want_mu, _ = _reference.log_expected_improvement(mu, sigma, 0.0, grad=True)
     assert_allclose(value, want, rtol=1e-10, atol=1e-12)
     assert_allclose(d_mu, want_mu, rtol=1e-10)
+
+
+@pytest.mark.parametrize("impl", ["recursive", "dpotri"])
+@pytest.mark.parametrize("n", [100, 200, 300])
+def test_cholesky_inverse(benchmark, n: int, impl: str) -> None:
+    rng = np.random.default_rng(n)
+    B = rng.normal(size=(n, n))
+    L = np.asfortranarray(cholesky(B @ B.T / n + 0.1 * np.eye(n), lower=True))
+    copies = iter([L.copy(order="F") for _ in range(2_000)])  # each round inverts a fresh factor
+    benchmark.group = f"cholesky_inverse n={n}"
+    if impl == "recursive":
+        def run() -> np.ndarray:
+            a = next(copies)
+            assert _native.cholesky_inverse(a) == 0
+            return a
+    else:
+        def run() -> np.ndarray:
+            a, info = lapack.dpotri(next(copies), lower=1, overwrite_c=1)
+            assert info == 0
+            return a
+    got = benchmark.pedantic(run, rounds=200, iterations=1, warmup_rounds=5)
+    want, _ = lapack.dpotri(L, lower=1)
+    assert_allclose(np.tril(got), np.tril(want), rtol=1e-9, atol=1e-12 * np.abs(want).max())
