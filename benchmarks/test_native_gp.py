@@ -20,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
-
 from scipy.linalg import cholesky, lapack
 
 from fasthpo.gp import _native, _reference
