@@ -15,7 +15,7 @@ cells do not share caches or thread pools and a runaway cell is stopped at
    median: one ask on a shared, noisy machine can be off by a third, and the
    cost of a fit depends on the data. Repeats stop early once the fresh asks
    have taken a quarter of the cutoff (a peer at seconds per fit); the loop
-   then runs on the instance with the first design;
+   then runs on the instance told the design of ``seed`` (timed last);
 4. ``loop``: sequential steps of ask(1) → evaluate → tell; the MEAN ask time is
    reported (the median too, in the record) — what a sequential tuner waits per
    trial on average, the model's refits included. An optimizer that refits only
