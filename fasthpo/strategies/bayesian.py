@@ -72,7 +72,11 @@ How a proposal is made:
    when it collapses. From 15 model coordinates the hyperparameter priors expect
    shorter lengthscales and more noise (:mod:`fasthpo.gp.priors`), so that the
    region's sides do not stretch across the box along coordinates a few dozen
-   points cannot resolve.
+   points cannot resolve. A sequential proposal also keeps out of a ball of radius
+   ``PLATEAU_RADIUS`` (0.05) around each observation whose result repeats a nearby
+   observation's exactly (:mod:`fasthpo.strategies.plateaus`): a metric that is
+   constant over a region (a forest's ``max_features`` rounding to the same count)
+   would otherwise draw proposal after proposal onto the plateau its incumbent sits on.
 5. **Scale verdicts.** Each fit also says, for every ``auto`` hyperparameter,
    which scale explains the data best — linear, log or reverse-log — by a profile
    likelihood comparison (``detected_scaling``).
@@ -107,6 +111,7 @@ from fasthpo.space import SearchSpace
 from fasthpo.strategies import scale_detection
 from fasthpo.strategies.base import Observations, check_count, config_key
 from fasthpo.strategies.encoding import SpaceEncoder
+from fasthpo.strategies.plateaus import PLATEAU_RADIUS, plateau_points
 from fasthpo.strategies.random import finite_size
 from fasthpo.strategies.sobol import scrambled_sobol
 
@@ -330,6 +335,8 @@ class BayesianOptimizer:
                 else:
                     acquisition = self._acquisition(busy, len(proposals))
                     box = self._trust_box() if not busy else None
+                    if not busy:
+                        acquisition = self._avoiding_plateaus(acquisition)
                 config = self._propose(acquisition, taken, box)
                 if exploit:
                     self._exploiting.add(config_key(self.space, config))
@@ -380,6 +387,17 @@ class BayesianOptimizer:
                 "fantasies": (gp.y[len(model):].tolist() if busy else []),
             })
         return acquisition
+
+    def _avoiding_plateaus(self, acquisition: Any) -> Any:
+        """``acquisition`` with a ball excluded around each observation whose result
+        repeats a nearby one's exactly (see :mod:`fasthpo.strategies.plateaus`)."""
+        y = self._sign * np.asarray(self._observations.values)
+        W = self._warp.apply(self._Z) if len(self._warp) else self._Z
+        rows = plateau_points(W, y)
+        if len(rows) == 0:
+            return acquisition
+        log.debug("avoiding %d observations on plateaus", len(rows))
+        return ExcludingAcquisition(acquisition, W[rows], PLATEAU_RADIUS)
 
     def _exploiting_turn(self, busy: list[dict[str, Any]]) -> bool:
         """Whether the next proposal comes from an exploiting slot (never without pending
