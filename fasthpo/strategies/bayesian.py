@@ -111,7 +111,7 @@ from fasthpo.space import SearchSpace
 from fasthpo.strategies import scale_detection
 from fasthpo.strategies.base import Observations, check_count, config_key
 from fasthpo.strategies.encoding import SpaceEncoder
-from fasthpo.strategies.plateaus import PLATEAU_RADIUS, plateau_points
+from fasthpo.strategies.plateaus import PLATEAU_RADIUS, TiedValues
 from fasthpo.strategies.random import finite_size
 from fasthpo.strategies.sobol import scrambled_sobol
 
@@ -256,6 +256,7 @@ class BayesianOptimizer:
         self._trust = TrustRegion.for_dimension(n_free) if n_free >= TRUST_REGION_DIM else None
         self._samples: tuple[tuple[int, int], list[Hyperparameters]] | None = None
         self._busy_rows: dict[tuple[Any, ...], Any] = {}  # see _encode_busy
+        self._ties = TiedValues()  # see _avoiding_plateaus
         self._exploiting: set[tuple[Any, ...]] = set()  # keys proposed by exploiting slots
         self._trust_best: tuple[int, float] | None = None  # (n, best y) at the last proposal
         #: LogEI (in the model's standardised units) of the last model-based proposal;
@@ -391,13 +392,15 @@ class BayesianOptimizer:
     def _avoiding_plateaus(self, acquisition: Any) -> Any:
         """``acquisition`` with a ball excluded around each observation whose result
         repeats a nearby one's exactly (see :mod:`fasthpo.strategies.plateaus`)."""
-        y = self._sign * np.asarray(self._observations.values)
-        W = self._warp.apply(self._Z) if len(self._warp) else self._Z
-        rows = plateau_points(W, y)
+        # Twins are found in the encoded box (nearness is all that is asked there); the
+        # balls sit in the model's warped space, where the acquisition is searched.
+        self._ties.update(self._observations.values)
+        rows = self._ties.plateau_points(self._Z)
         if len(rows) == 0:
             return acquisition
         log.debug("avoiding %d observations on plateaus", len(rows))
-        return ExcludingAcquisition(acquisition, W[rows], PLATEAU_RADIUS)
+        W = self._warp.apply(self._Z[rows]) if len(self._warp) else self._Z[rows]
+        return ExcludingAcquisition(acquisition, W, PLATEAU_RADIUS)
 
     def _exploiting_turn(self, busy: list[dict[str, Any]]) -> bool:
         """Whether the next proposal comes from an exploiting slot (never without pending

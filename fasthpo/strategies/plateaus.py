@@ -21,6 +21,9 @@ do not count.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import numpy as np
 
 #: Radius of the ball a proposal avoids around each plateau point (unit cube of the
@@ -39,24 +42,47 @@ GROUP_LIMIT = 256
 POINT_LIMIT = 64
 
 
+class TiedValues:
+    """The rows of every value observed more than once, kept up to date as results
+    arrive: O(1) a result, so a run of 10,000 results pays nothing per proposal
+    until a value repeats."""
+
+    def __init__(self) -> None:
+        self._rows: dict[float, list[int]] = {}
+        self._tied: list[float] = []
+        self._seen = 0
+
+    def update(self, values: Sequence[float]) -> None:
+        """Take in the values appended since the last call (observations only grow)."""
+        for i in range(self._seen, len(values)):
+            value = float(values[i])
+            if not math.isfinite(value):
+                continue
+            rows = self._rows.setdefault(value, [])
+            rows.append(i)
+            if len(rows) == 2:
+                self._tied.append(value)
+        self._seen = len(values)
+
+    def plateau_points(self, Z: np.ndarray, *, twin_distance: float = TWIN_DISTANCE) -> np.ndarray:
+        """Indices (sorted) of the rows of ``Z`` (n, D) whose value equals another row's
+        exactly, that row lying within ``twin_distance`` (Euclidean, in Z's coordinates);
+        at most ``POINT_LIMIT``, the most recent."""
+        marked: set[int] = set()
+        for value in self._tied:
+            rows = np.array(self._rows[value][-GROUP_LIMIT:])
+            points = Z[rows]
+            dist2 = np.sum((points[:, None, :] - points[None, :, :]) ** 2, axis=-1)
+            np.fill_diagonal(dist2, np.inf)
+            near = np.any(dist2 <= twin_distance**2, axis=1)
+            marked.update(int(r) for r in rows[near])
+        return np.array(sorted(marked)[-POINT_LIMIT:], dtype=int)
+
+
 def plateau_points(
-    Z: np.ndarray, y: np.ndarray, *, twin_distance: float = TWIN_DISTANCE
+    Z: np.ndarray, y: Sequence[float], *, twin_distance: float = TWIN_DISTANCE
 ) -> np.ndarray:
-    """Indices (sorted) of the observations ``Z`` (n, D), values ``y`` (n,), whose value
-    equals another observation's exactly, that observation lying within ``twin_distance``
-    (Euclidean, in Z's coordinates); at most ``POINT_LIMIT``, the most recent."""
-    y = np.asarray(y, dtype=float)
-    if len(y) < 2:
-        return np.empty(0, dtype=int)
-    values, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    marked: set[int] = set()
-    for group in np.nonzero(counts >= 2)[0]:
-        if not np.isfinite(values[group]):
-            continue
-        rows = np.nonzero(inverse == group)[0][-GROUP_LIMIT:]
-        points = Z[rows]
-        dist2 = np.sum((points[:, None, :] - points[None, :, :]) ** 2, axis=-1)
-        np.fill_diagonal(dist2, np.inf)
-        near = np.any(dist2 <= twin_distance**2, axis=1)
-        marked.update(int(r) for r in rows[near])
-    return np.array(sorted(marked)[-POINT_LIMIT:], dtype=int)
+    """:meth:`TiedValues.plateau_points` of the observations ``Z`` (n, D) with values ``y``."""
+    ties = TiedValues()
+    ties.update(y)
+    return ties.plateau_points(Z, twin_distance=twin_distance)

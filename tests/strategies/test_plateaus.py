@@ -7,10 +7,15 @@ import math
 import numpy as np
 import pytest
 
-import fasthpo.strategies.bayesian as bayesian
 from fasthpo.space import Continuous, Integer, SearchSpace
 from fasthpo.strategies.bayesian import BayesianOptimizer
-from fasthpo.strategies.plateaus import GROUP_LIMIT, PLATEAU_RADIUS, POINT_LIMIT, plateau_points
+from fasthpo.strategies.plateaus import (
+    GROUP_LIMIT,
+    PLATEAU_RADIUS,
+    POINT_LIMIT,
+    TiedValues,
+    plateau_points,
+)
 
 
 def test_equal_values_near_each_other_are_a_plateau() -> None:
@@ -31,6 +36,17 @@ def test_twin_distance_is_inclusive_and_non_finite_values_never_count() -> None:
     Z = np.array([[0.0], [0.25], [0.6], [0.61]])
     y = np.array([4.0, 4.0, np.inf, np.inf])
     assert plateau_points(Z, y).tolist() == [0, 1]
+
+
+def test_tied_values_grow_with_the_observations() -> None:
+    Z = np.array([[0.1], [0.5], [0.12], [0.52], [0.9]])
+    y = [1.0, 2.0, 3.0, 2.0, 1.0]
+    ties = TiedValues()
+    ties.update(y[:3])
+    assert ties.plateau_points(Z[:3]).size == 0
+    ties.update(y)  # 2.0 repeats next to its twin; 1.0 repeats far from it
+    assert ties.plateau_points(Z).tolist() == [1, 3]
+    assert plateau_points(Z, y).tolist() == [1, 3]
 
 
 def test_fewer_than_two_observations_have_no_plateau() -> None:
@@ -68,8 +84,9 @@ def _steps(config: dict) -> float:
 def _run(monkeypatch: pytest.MonkeyPatch, *, avoid: bool) -> tuple[int, int]:
     """(results repeating an earlier value, proposals within half a radius of a plateau
     point known when they were made) over 40 sequential evaluations."""
+    find = TiedValues.plateau_points
     if not avoid:
-        monkeypatch.setattr(bayesian, "plateau_points", lambda Z, y: np.empty(0, dtype=int))
+        monkeypatch.setattr(TiedValues, "plateau_points", lambda self, Z: np.empty(0, dtype=int))
     space = SearchSpace([
         Continuous("a", 0.0, 1.0, scaling="linear"),
         Continuous("b", 0.0, 1.0, scaling="linear"),
@@ -82,7 +99,9 @@ def _run(monkeypatch: pytest.MonkeyPatch, *, avoid: bool) -> tuple[int, int]:
         config = opt.ask(1)[0]
         Z = opt._encoder.encode(opt._observations.configs) if len(opt._observations) else None
         if Z is not None:
-            rows = plateau_points(Z, np.asarray(opt._observations.values))
+            ties = TiedValues()
+            ties.update(opt._observations.values)
+            rows = find(ties, Z)
             z = opt._encoder.encode([config])[0]
             if len(rows) and np.min(np.linalg.norm(Z[rows] - z, axis=1)) < 0.5 * PLATEAU_RADIUS:
                 inside += 1
