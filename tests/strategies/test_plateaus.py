@@ -81,31 +81,43 @@ def _steps(config: dict) -> float:
     )
 
 
-def _run(monkeypatch: pytest.MonkeyPatch, *, avoid: bool) -> tuple[int, int]:
+def _staircase(config: dict) -> float:
+    """Ten coordinates, each constant on sixths of its range, of halving weight."""
+    return round(sum(abs(math.floor(6 * config[f"x{i}"]) - 4) * 0.5**i for i in range(10)), 12)
+
+
+STEPS_SPACE = SearchSpace([
+    Continuous("a", 0.0, 1.0, scaling="linear"),
+    Continuous("b", 0.0, 1.0, scaling="linear"),
+    Integer("c", 1, 20, scaling="linear"),
+])
+# Ten continuous coordinates: sequential proposals search a trust region.
+STAIRCASE_SPACE = SearchSpace([Continuous(f"x{i}", 0.0, 1.0, scaling="linear") for i in range(10)])
+
+
+def _run(
+    monkeypatch: pytest.MonkeyPatch, space: SearchSpace, function, seed: int, budget: int, *,
+    avoid: bool,
+) -> tuple[int, int]:
     """(results repeating an earlier value, proposals within half a radius of a plateau
-    point known when they were made) over 40 sequential evaluations."""
+    point known when they were made) over ``budget`` sequential evaluations."""
     find = TiedValues.plateau_points
     if not avoid:
         monkeypatch.setattr(TiedValues, "plateau_points", lambda self, Z: np.empty(0, dtype=int))
-    space = SearchSpace([
-        Continuous("a", 0.0, 1.0, scaling="linear"),
-        Continuous("b", 0.0, 1.0, scaling="linear"),
-        Integer("c", 1, 20, scaling="linear"),
-    ])
-    opt = BayesianOptimizer(space, seed=0)
+    opt = BayesianOptimizer(space, seed=seed)
     seen: set[float] = set()
     repeats = inside = 0
-    for _ in range(40):
+    for _ in range(budget):
         config = opt.ask(1)[0]
-        Z = opt._encoder.encode(opt._observations.configs) if len(opt._observations) else None
-        if Z is not None:
+        if len(opt._observations):
+            Z = opt._encoder.encode(opt._observations.configs)
             ties = TiedValues()
             ties.update(opt._observations.values)
             rows = find(ties, Z)
             z = opt._encoder.encode([config])[0]
             if len(rows) and np.min(np.linalg.norm(Z[rows] - z, axis=1)) < 0.5 * PLATEAU_RADIUS:
                 inside += 1
-        value = _steps(config)
+        value = function(config)
         opt.tell(config, value)
         repeats += value in seen
         seen.add(value)
@@ -116,9 +128,16 @@ def _run(monkeypatch: pytest.MonkeyPatch, *, avoid: bool) -> tuple[int, int]:
 def test_proposals_leave_a_plateau_instead_of_sampling_it_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    repeats_off, inside_off = _run(monkeypatch, avoid=False)
-    repeats_on, inside_on = _run(monkeypatch, avoid=True)
+    repeats_off, inside_off = _run(monkeypatch, STEPS_SPACE, _steps, 0, 40, avoid=False)
+    repeats_on, inside_on = _run(monkeypatch, STEPS_SPACE, _steps, 0, 40, avoid=True)
     # Without the rule the proposals keep landing among the points of a plateau.
     assert inside_off >= 5
     assert inside_on == 0
     assert repeats_on < repeats_off
+
+
+def test_proposals_in_a_trust_region_leave_plateaus_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, inside_off = _run(monkeypatch, STAIRCASE_SPACE, _staircase, 2, 50, avoid=False)
+    _, inside_on = _run(monkeypatch, STAIRCASE_SPACE, _staircase, 2, 50, avoid=True)
+    assert inside_off >= 1
+    assert inside_on == 0
