@@ -157,8 +157,9 @@ def _bench_parser(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     bench.add_argument(
         "--from", nargs="+", dest="from_files", metavar="FILE",
-        help="run nothing: report the runs saved in these results.jsonl files, combined "
-        "(a run found in several is taken from the last); --problems/--optimizers/--seeds filter",
+        help="run nothing: report the runs saved in these results.jsonl files (or .jsonl.gz), "
+        "combined (a run found in several is taken from the last); "
+        "--problems/--optimizers/--seeds filter",
     )
     sub = bench.add_subparsers(dest="bench_verb", metavar="latency")
     latency = sub.add_parser(

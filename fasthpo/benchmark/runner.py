@@ -26,6 +26,7 @@ cluster, identically for every optimizer).
 
 from __future__ import annotations
 
+import gzip
 import heapq
 import json
 import os
@@ -149,10 +150,15 @@ def completed_runs(path: Path) -> set[RunKey]:
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Records of a results file; a torn last line (a killed writer) is skipped."""
+    """Records of a results file; a torn last line (a killed writer) is skipped.
+
+    A name ending in ``.gz`` is read through gzip: saved results kept in a repository
+    compress about tenfold.
+    """
     if not path.exists():
         return
-    with open(path, encoding="utf-8") as fh:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
         for line in fh:
             try:
                 record = json.loads(line)

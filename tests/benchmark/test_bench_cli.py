@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
@@ -90,6 +91,16 @@ def test_from_combines_saved_results_without_running(tmp_path):
     proc = fasthpo("bench", "--from", *files, "--seeds", "1")
     assert proc.returncode == 0, proc.stderr
     assert "4 runs: budget 6 evaluations, 1 seed(s)" in proc.stdout
+
+    # Results kept compressed read the same.
+    packed = tmp_path / "random.jsonl.gz"
+    with gzip.open(packed, "wt", encoding="utf-8") as fh:
+        fh.write(before[0])
+    plain = fasthpo("bench", "--from", files[0], "--no-plots")
+    proc = fasthpo("bench", "--from", str(packed), "--no-plots")
+    assert proc.returncode == 0, proc.stderr
+    assert "4 runs: budget 6 evaluations, 2 seed(s)" in proc.stdout
+    assert proc.stdout.split("\n", 1)[1] == plain.stdout.split("\n", 1)[1]  # all but the title
 
     missing = fasthpo("bench", "--from", str(tmp_path / "nowhere.jsonl"))
     assert missing.returncode == 2 and "nowhere.jsonl" in missing.stderr
