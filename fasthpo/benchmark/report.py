@@ -8,9 +8,9 @@ the file found for that problem — so regrets of real tasks compare optimizers
 with each other, not with a true optimum.
 
 Ranks: for each problem and seed, optimizers are ranked by final regret (ties
-share the mean rank); a problem's mean rank averages over seeds, and the
-overall rank averages the problems. Proposal time is the median wall time of
-the ``ask`` calls, per configuration.
+share the mean rank); a problem's mean rank averages over the seeds every
+optimizer of that problem finished, and the overall rank averages the problems.
+Proposal time is the median wall time of the ``ask`` calls, per configuration.
 """
 
 from __future__ import annotations
@@ -128,15 +128,24 @@ def _order(values: Iterable[str]) -> list[str]:
 
 
 def mean_ranks(curves: dict[RunKey, np.ndarray], parallel: int = 1) -> dict[str, dict[str, float]]:
-    """problem -> optimizer -> mean rank of final regret over seeds (1 is best)."""
+    """problem -> optimizer -> mean rank of final regret over seeds (1 is best).
+
+    Only the seeds on which every optimizer of the problem has a finished run count: a
+    seed one optimizer lacks (runs combined from files of different lengths, a failed
+    run) would rank the others among fewer rivals and flatter them.
+    """
     from scipy.stats import rankdata
 
     by_problem_seed: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
+    present: dict[str, set[str]] = defaultdict(set)
     for key, curve in curves.items():
         if key.parallel == parallel:
             by_problem_seed[(key.problem, key.seed)][key.optimizer] = float(curve[-1])
+            present[key.problem].add(key.optimizer)
     ranks: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for (problem, _seed), finals in by_problem_seed.items():
+        if len(finals) < len(present[problem]):
+            continue
         names = list(finals)
         for name, rank in zip(names, rankdata([finals[n] for n in names]), strict=True):
             ranks[problem][name].append(float(rank))

@@ -56,6 +56,18 @@ def test_mean_ranks_average_over_seeds_and_share_ties():
     assert ranks["p"] == {"a": pytest.approx(2.0), "b": pytest.approx(1.75), "c": pytest.approx(2.25)}
 
 
+def test_mean_ranks_count_only_seeds_every_optimizer_finished():
+    # Seed 1 lacks c: ranking a and b alone there would flatter whichever won it.
+    results = [
+        _result("p", "a", 0, [1.0]), _result("p", "b", 0, [2.0]), _result("p", "c", 0, [3.0]),
+        _result("p", "a", 1, [5.0]), _result("p", "b", 1, [1.0]),
+        _result("q", "a", 0, [2.0]), _result("q", "b", 0, [1.0]),
+    ]
+    ranks = mean_ranks({r.key: r.values for r in results})
+    assert ranks["p"] == {"a": 1.0, "b": 2.0, "c": 3.0}
+    assert ranks["q"] == {"a": 2.0, "b": 1.0}  # c never ran q: it does not hold q back
+
+
 def test_markdown_report_tables():
     results = []
     for seed, (a, b) in enumerate([(1.0, 2.0), (1.2, 2.5), (0.8, 3.0)]):
