@@ -116,7 +116,7 @@ def rank_candidates(
         # The leaders only: the proposal is one of them unless all are duplicates.
         head = slice(0, search.n_polish)
         W[head], scores[head] = release_edges(
-            acquisition, W[head], top[0], free, settle, search.edge_tolerance
+            acquisition, W[head], top[0], free, settle, search.edge_tolerance, observed
         )
         Z[head] = settle(W[head])[0]
         ranked = np.argsort(-scores, kind="stable")
@@ -131,6 +131,7 @@ def release_edges(
     free: np.ndarray,
     settle: Settle,
     tolerance: float,
+    observed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Take settled points off the edges of the box where that costs little LogEI.
 
@@ -142,8 +143,10 @@ def release_edges(
     (k, D) that sits on its lowest or highest valid value is given the ``reference``
     point's value instead (the incumbent: what is known to work), greedily, the cheapest
     first, while the point's LogEI stays within ``tolerance`` of where it started. An
-    edge the acquisition clearly prefers is kept. Returns the points, settled, and
-    their LogEI.
+    edge the acquisition clearly prefers is kept, and so is a face of the box that none
+    of the ``observed`` points (model coordinates) lies on yet: its first visit is
+    information, and the optimum of many training metrics sits on a face (all the
+    features, the most trees). Returns the points, settled, and their LogEI.
     """
     D = W.shape[1]
     low, high = settle(np.vstack([np.zeros(D), np.ones(D)]))[1]
@@ -155,6 +158,12 @@ def release_edges(
         return (np.abs(X - low) <= 1e-9) | (np.abs(X - high) <= 1e-9)
 
     edge = free[None, :] & on_edge(out) & ~on_edge(reference[None, :])
+    if observed is not None and len(observed):
+        # A face no observation has touched yet is worth its one visit.
+        seen_low = np.any(np.abs(observed - low) <= 1e-9, axis=0)
+        seen_high = np.any(np.abs(observed - high) <= 1e-9, axis=0)
+        at_low = np.abs(out - low) <= 1e-9
+        edge &= np.where(at_low, seen_low[None, :], seen_high[None, :])
     while edge.any():
         rows, cols = np.nonzero(edge)
         trial = out[rows].copy()

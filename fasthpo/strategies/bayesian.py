@@ -64,7 +64,8 @@ How a proposal is made:
    scored exactly. A leader sitting on a bound of the box where LogEI is nearly flat
    takes the incumbent's value in that coordinate instead (see
    :func:`fasthpo.gp.acquisition_search.release_edges`): an edge is proposed when the
-   model prefers it, not because the variance grows towards the faces.
+   model prefers it, not because the variance grows towards the faces, or when no
+   result lies on that face yet (its first visit is information).
    With 10 or more continuous or integer coordinates, a sequential proposal (no
    pending trials) is searched in a trust region around the incumbent instead of the
    whole box (:mod:`fasthpo.gp.trust_region`): it grows after three improvements in a

@@ -33,6 +33,21 @@ def test_an_edge_the_acquisition_barely_prefers_is_left_for_the_incumbents_value
     assert (acquisition(corner) - scores < 0.25).all()
 
 
+def test_a_face_no_observation_lies_on_is_kept_for_its_first_visit() -> None:
+    acquisition, incumbent = _slope()
+    corner = np.array([[0.0, 0.0], [0.0, 1.0]])
+    free = np.array([True, True])
+    observed = acquisition.gp.X  # x1 = 0.5 everywhere: neither x1 face visited yet
+    out, scores = release_edges(acquisition, corner, incumbent, free, _identity, 0.25, observed)
+    np.testing.assert_array_equal(out, corner)
+    np.testing.assert_allclose(scores, acquisition(corner))
+    # Once a result lies on the lower x1 face, a point there is released again; the
+    # upper face is still unvisited.
+    visited = np.vstack([observed, [0.7, 0.0]])
+    out, _ = release_edges(acquisition, corner, incumbent, free, _identity, 0.25, visited)
+    np.testing.assert_allclose(out, [[0.0, 0.5], [0.0, 1.0]])
+
+
 def test_no_tolerance_keeps_every_edge() -> None:
     acquisition, incumbent = _slope()
     corner = np.array([[0.0, 0.0]])
