@@ -2,7 +2,10 @@
 
 The full suite is hours of CPU (15 problems × 6 optimizers × 10 seeds; a BoTorch
 run alone takes minutes): run it with ``--workers`` on a quiet machine, or
-cut it with ``--problems``/``--seeds`` and combine saved results with ``--from``.
+cut it with ``--problems``/``--seeds`` and combine saved results with ``--from``. The
+runs behind the published table are kept in ``benchmarks/full-suite-peers.jsonl.gz``
+and ``benchmarks/full-suite-fasthpo.jsonl.gz``, so a change to fasthpo can be
+reported beside the peers without running them again.
 
 A suite is only a default plan; every list can be overridden on the command line.
 Optimizers whose library is not installed are skipped with one line each, so
