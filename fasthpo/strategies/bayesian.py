@@ -592,6 +592,7 @@ class BayesianOptimizer:
                 moved = True
         if moved:
             self._busy_rows = {}  # encoded in the old scale
+            self._ties.forget_distances()
             n = len(self._observations)
             self._Zbuffer[:n] = self._encoder.encode(self._observations.configs)
             assert self._hp is not None

@@ -45,11 +45,15 @@ POINT_LIMIT = 64
 class TiedValues:
     """The rows of every value observed more than once, kept up to date as results
     arrive: O(1) a result, so a run of 10,000 results pays nothing per proposal
-    until a value repeats."""
+    until a value repeats. Each tied value's plateau points are kept too, and looked
+    for again only when the value gains a row (or the points move: see
+    :meth:`forget_distances`), so a proposal compares only what changed."""
 
-    def __init__(self) -> None:
+    def __init__(self, twin_distance: float = TWIN_DISTANCE) -> None:
+        self.twin_distance = twin_distance
         self._rows: dict[float, list[int]] = {}
         self._tied: list[float] = []
+        self._near: dict[float, np.ndarray] = {}  # tied value -> its plateau rows
         self._seen = 0
 
     def update(self, values: Sequence[float]) -> None:
@@ -62,27 +66,37 @@ class TiedValues:
             rows.append(i)
             if len(rows) == 2:
                 self._tied.append(value)
+            self._near.pop(value, None)
         self._seen = len(values)
 
-    def plateau_points(self, Z: np.ndarray, *, twin_distance: float = TWIN_DISTANCE) -> np.ndarray:
+    def forget_distances(self) -> None:
+        """The points were encoded anew (a coordinate's scale changed): look again."""
+        self._near.clear()
+
+    def plateau_points(self, Z: np.ndarray) -> np.ndarray:
         """Indices (sorted) of the rows of ``Z`` (n, D) whose value equals another row's
         exactly, that row lying within ``twin_distance`` (Euclidean, in Z's coordinates);
-        at most ``POINT_LIMIT``, the most recent."""
-        marked: set[int] = set()
+        at most ``POINT_LIMIT``, the most recent. ``Z`` holds the same points from call
+        to call, new rows appended, unless :meth:`forget_distances` was called."""
+        marked: list[np.ndarray] = []
         for value in self._tied:
-            rows = np.array(self._rows[value][-GROUP_LIMIT:])
-            points = Z[rows]
-            dist2 = np.sum((points[:, None, :] - points[None, :, :]) ** 2, axis=-1)
-            np.fill_diagonal(dist2, np.inf)
-            near = np.any(dist2 <= twin_distance**2, axis=1)
-            marked.update(int(r) for r in rows[near])
-        return np.array(sorted(marked)[-POINT_LIMIT:], dtype=int)
+            near = self._near.get(value)
+            if near is None:
+                rows = np.array(self._rows[value][-GROUP_LIMIT:])
+                points = Z[rows]
+                dist2 = np.sum((points[:, None, :] - points[None, :, :]) ** 2, axis=-1)
+                np.fill_diagonal(dist2, np.inf)
+                near = self._near[value] = rows[np.any(dist2 <= self.twin_distance**2, axis=1)]
+            marked.append(near)
+        if not marked:
+            return np.empty(0, dtype=int)
+        return np.unique(np.concatenate(marked))[-POINT_LIMIT:].astype(int)
 
 
 def plateau_points(
     Z: np.ndarray, y: Sequence[float], *, twin_distance: float = TWIN_DISTANCE
 ) -> np.ndarray:
     """:meth:`TiedValues.plateau_points` of the observations ``Z`` (n, D) with values ``y``."""
-    ties = TiedValues()
+    ties = TiedValues(twin_distance)
     ties.update(y)
-    return ties.plateau_points(Z, twin_distance=twin_distance)
+    return ties.plateau_points(Z)
