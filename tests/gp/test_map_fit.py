@@ -81,7 +81,7 @@ def test_objective_matches_the_numpy_twin_and_finite_differences(n: int, d: int,
 
 
 @pytest.mark.parametrize(("n", "d", "seed"), [(2, 1, 0), (35, 4, 1), (140, 20, 2), (600, 3, 3)])
-def test_objective_equals_the_plain_likelihood_pass_bit_for_bit(n: int, d: int, seed: int) -> None:
+def test_objective_equals_the_plain_likelihood_pass(n: int, d: int, seed: int) -> None:
     # The fit keeps each pair's kernel factors for its gradient pass (the "parts"
     # kernels); without a prior (precision 0) its value and gradient must be exactly
     # those of gp_lml_grad, which computes every distance and exponential again.
@@ -98,9 +98,12 @@ def test_objective_equals_the_plain_likelihood_pass_bit_for_bit(n: int, d: int, 
         X, r, scales[:d], float(scales[d]), float(scales[d + 1]), work, alpha, g_ls
     )
     assert value == -lml
-    assert np.array_equal(grad[:d], -g_ls)
-    assert grad[d] == -g_amp
-    assert grad[d + 1] == -(0.5 * scales[d + 1] * trace)
+    # The gradients agree to the last bits, not always bit for bit: OpenBLAS chooses its
+    # kernels by CPU, and on some the two passes' sums round differently (4.7e-15 of a
+    # largest component 3.7 at n = 140, d = 20).
+    assert_allclose(grad[:d], -g_ls, rtol=0, atol=1e-13 * np.abs(g_ls).max())
+    assert grad[d] == pytest.approx(-g_amp, rel=1e-12)
+    assert grad[d + 1] == pytest.approx(-(0.5 * scales[d + 1] * trace), rel=1e-12)
     assert grad[d + 2] == pytest.approx(-np.sum(alpha), rel=1e-12)  # NumPy sums pairwise
 
 
