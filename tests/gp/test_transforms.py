@@ -139,3 +139,37 @@ def test_power_standardizer_on_few_or_constant_values():
         tr = PowerStandardizer.fit(y)
         t = tr.transform(y)
         assert np.all(np.isfinite(t)) and tr.power == 1.0
+
+
+@pytest.mark.parametrize("shifted", [False, True])
+def test_log_jacobian_matches_finite_differences(shifted):
+    # Skewed values with one diverged run (past both bends of the squash): the summed
+    # log-derivative of the whole transform, per value and in total.
+    rng = np.random.default_rng(4)
+    y = np.concatenate([rng.lognormal(2.0, 1.5, 40), [1e9]])
+    tr = PowerStandardizer.fit(y, shifted=shifted)
+    assert tr.shifted == shifted
+    for value in [y.min(), np.median(y), y.max(), 0.5 * y.min(), tr.robust.threshold * 1.01]:
+        h = 1e-6 * value
+        slope = (tr.transform(np.array([value + h])) - tr.transform(np.array([value - h])))[0]
+        expected = math.log(slope / (2 * h))
+        assert tr.log_jacobian(np.array([value])) == pytest.approx(expected, abs=1e-5)
+    singles = sum(tr.log_jacobian(y[i : i + 1]) for i in range(len(y)))
+    assert tr.log_jacobian(y) == pytest.approx(singles)
+
+
+def test_shifted_power_standardizer_resolves_the_values_near_the_best():
+    # Values that fall by decades towards a floor: the plain transform's power stops at a
+    # logarithm of z + 1; the shifted one takes it of the distance above the best value,
+    # so the best few are further apart, and the order is kept everywhere, including
+    # new values below the best and above the worst.
+    y = 1.0 + np.random.default_rng(5).lognormal(4.0, 2.0, 60)
+    plain, shifted = PowerStandardizer.fit(y), PowerStandardizer.fit(y, shifted=True)
+    assert plain.power == pytest.approx(POWER_BOUNDS[0], abs=0.02)
+    t, s = plain.transform(y), shifted.transform(y)
+    assert s.mean() == pytest.approx(0.0, abs=1e-9) and s.std() == pytest.approx(1.0)
+    best5 = np.argsort(y)[:5]
+    assert np.ptp(s[best5]) > 1.5 * np.ptp(t[best5])
+    grid = np.concatenate([[0.0, 0.5, 0.99], np.sort(y), [1e6, 1e12]]) + 0.0
+    assert np.all(np.diff(shifted.transform(grid)) > 0)
+    assert np.all(np.isfinite(PowerStandardizer.fit(np.full(4, 3.0), shifted=True).transform(y)))
