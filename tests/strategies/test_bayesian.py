@@ -419,3 +419,70 @@ def test_a_first_fit_on_many_results_stops_earlier_near_the_tight_optimum(n):
     assert np.allclose(opt._hp.vector(), fitted.vector(), rtol=0, atol=1e-6)
     objective = NegLogPosterior(X, t, ())
     assert objective(fitted.vector())[0] - objective(tight.vector())[0] < 0.1
+
+
+def _shifted_history(problem, seed, budget):
+    """Run ``budget`` sequential evaluations; the output transform's variant after each."""
+    opt = BayesianOptimizer(problem.space, seed=seed)
+    history = []
+    for _ in range(budget):
+        (config,) = opt.ask(1)
+        opt.tell(config, problem.evaluate(config, seed=seed))
+        history.append(opt._shifted)
+    return opt, history
+
+
+def test_the_shifted_output_transform_is_chosen_where_the_data_favour_it(monkeypatch):
+    # Rosenbrock-10's values span decades down to a floor: once the trust region has
+    # found its valley the shifted transform explains them better and is kept. Ackley-20
+    # and Levy-20 are explained better by the plain one and never switch.
+    import fasthpo.strategies.bayesian as bayesian
+
+    rosenbrock = get_problem("rosenbrock-10")
+    ends = [_shifted_history(rosenbrock, seed, 50)[1][-1] for seed in range(4)]
+    assert sum(ends) >= 3, ends
+    for name in ("ackley-20", "levy-20"):
+        _, history = _shifted_history(get_problem(name), 0, 40)
+        assert not any(history), name
+    # And it pays: the same four Rosenbrock-10 runs with the plain transform only.
+    with_choice = [_loop(BayesianOptimizer(rosenbrock.space, seed=s), rosenbrock, 50, s)
+                   for s in range(4)]
+    monkeypatch.setattr(bayesian, "TRANSFORM_CHOICE_BELOW", 0)
+    plain = [_loop(BayesianOptimizer(rosenbrock.space, seed=s), rosenbrock, 50, s)
+             for s in range(4)]
+    assert np.median(with_choice) < np.median(plain) / 1.5, (with_choice, plain)
+
+
+def test_the_output_transform_choice_is_made_only_in_a_trust_region_on_small_models(
+    monkeypatch,
+):
+    import fasthpo.strategies.bayesian as bayesian
+
+    # Below 10 dimensions the plain transform throughout.
+    _, history = _shifted_history(get_problem("branin"), 0, 30)
+    assert not any(history)
+    # From TRANSFORM_CHOICE_BELOW results one fit, not two: the last choice stands, and a
+    # fresh optimizer told that many results starts from the plain transform.
+    problem = get_problem("rosenbrock-10")
+    opt, history = _shifted_history(problem, 0, 50)
+    assert history[-1]
+    fresh = BayesianOptimizer(problem.space, seed=0)
+    for config, value in zip(opt._observations.configs, opt._observations.values, strict=True):
+        fresh.tell(config, value)
+    fits = []
+    original = bayesian.fit_hyperparameters
+
+    def counting(*args, **kwargs):
+        fits.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(bayesian, "fit_hyperparameters", counting)
+    monkeypatch.setattr(bayesian, "TRANSFORM_CHOICE_BELOW", 50)
+    fresh.ask(1)
+    assert len(fits) == 1 and not fresh._shifted and not fresh._transform.shifted
+    opt._refit(opt._sign * np.asarray(opt._observations.values))
+    assert len(fits) == 2 and opt._shifted and opt._transform.shifted
+    # Below it, both transforms are fitted at every refit.
+    monkeypatch.setattr(bayesian, "TRANSFORM_CHOICE_BELOW", 51)
+    opt._refit(opt._sign * np.asarray(opt._observations.values))
+    assert len(fits) == 4

@@ -138,7 +138,9 @@ def test_proposals_leave_a_plateau_instead_of_sampling_it_again(
 
 
 def test_proposals_in_a_trust_region_leave_plateaus_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    _, inside_off = _run(monkeypatch, STAIRCASE_SPACE, _staircase, 2, 50, avoid=False)
-    _, inside_on = _run(monkeypatch, STAIRCASE_SPACE, _staircase, 2, 50, avoid=True)
-    assert inside_off >= 1
-    assert inside_on == 0
+    # Six seeds together: in most runs the trust region never reaches a plateau's points.
+    seeds = range(6)
+    off = [_run(monkeypatch, STAIRCASE_SPACE, _staircase, s, 50, avoid=False)[1] for s in seeds]
+    on = [_run(monkeypatch, STAIRCASE_SPACE, _staircase, s, 50, avoid=True)[1] for s in seeds]
+    assert sum(off) >= 3
+    assert sum(on) == 0
