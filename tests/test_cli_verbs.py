@@ -64,7 +64,9 @@ def test_delete_asks_refuses_a_running_job_and_removes_records_and_folders(write
     )
     try:
         def running():
-            if not db.exists():
+            # The store marks the trial running just before its folder is made:
+            # wait for both, so the SIGTERM below cannot come in between.
+            if not db.exists() or not (tmp_path / "s-runs" / "toy").is_dir():
                 return False
             with Store(db) as store:
                 return bool(store.get_job("toy") and store.trials("toy", status=("running",)))
