@@ -62,11 +62,12 @@ def test_delete_asks_refuses_a_running_job_and_removes_records_and_folders(write
         [sys.executable, "-P", "-m", "fasthpo", "run", str(job), "--db", str(db), "--quiet"],
         env=ENV, cwd=tempfile.gettempdir(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+    runs = tmp_path / "s-runs" / "toy"
     try:
         def running():
             # The store marks the trial running just before its folder is made:
             # wait for both, so the SIGTERM below cannot come in between.
-            if not db.exists() or not (tmp_path / "s-runs" / "toy").is_dir():
+            if not db.exists() or not runs.is_dir():
                 return False
             with Store(db) as store:
                 return bool(store.get_job("toy") and store.trials("toy", status=("running",)))
@@ -77,7 +78,6 @@ def test_delete_asks_refuses_a_running_job_and_removes_records_and_folders(write
     finally:
         tuner.send_signal(signal.SIGTERM)
         tuner.wait(timeout=120)
-    runs = tmp_path / "s-runs" / "toy"
     assert runs.is_dir()
     with Store(db) as store:
         assert len(store.trials("toy")) == 1
