@@ -337,16 +337,12 @@ def cholesky_inverse(double[::1, :] a):
 cdef double _LOG_2PI = 1.8378770664093454835606594728112
 
 
-cdef int _lml_pass(const double *X, Py_ssize_t n, Py_ssize_t d, const double *r,
-                   const double *lengthscales, double amplitude, double noise, double *work,
-                   double *alpha, double *g_log_ls, double *G_X, double *out,
-                   double *parts=NULL) noexcept nogil:
-    """The body of :func:`gp_lml_grad` on checked arguments, n >= 1: out[0..3] receives
-    (lml, g_log_amp, trace_W, jitter). Returns 0, 1 when K_y cannot be factorised
-    (lml = -inf), or -1 when the kernel's scratch cannot be allocated. ``parts`` (n, n),
-    unless NULL, keeps each pair's distance-dependent factors from the kernel for the
-    gradient pass (``fh_matern52_symmetric_parts``): the same results, a distance and an
-    exponential per pair fewer."""
+cdef int _lml_factor(const double *X, Py_ssize_t n, Py_ssize_t d, const double *r,
+                     const double *lengthscales, double amplitude, double noise, double *work,
+                     double *alpha, double *out, double *parts) noexcept nogil:
+    """The value half of :func:`_lml_pass`: the kernel, its Cholesky factor (left in
+    ``work``), alpha and out[0] = lml, out[3] = jitter. ``parts`` as there. Returns 0, 1
+    when K_y cannot be factorised (lml = -inf) or -1 when scratch cannot be allocated."""
     cdef Py_ssize_t i, j
     cdef int fn = <int>n
     cdef int one = 1
@@ -357,8 +353,6 @@ cdef int _lml_pass(const double *X, Py_ssize_t n, Py_ssize_t d, const double *r,
     cdef double limit = 1e-2 * amplitude * (1.0 + 1e-9)
     cdef double half_logdet = 0.0
     cdef double quad = 0.0
-    cdef double trace = 0.0
-    cdef double g_log_amp = 0.0
     out[0] = -INFINITY
     out[1] = 0.0
     out[2] = 0.0
@@ -390,10 +384,22 @@ cdef int _lml_pass(const double *X, Py_ssize_t n, Py_ssize_t d, const double *r,
     dpotrs(&uplo, &fn, &one, work, &fn, alpha, &fn, &info)
     for i in range(n):
         quad += r[i] * alpha[i]
-    if g_log_ls == NULL:  # the value alone: no inverse, no gradient pass
-        out[0] = -0.5 * quad - half_logdet - 0.5 * n * _LOG_2PI
-        return 0
-    info = _cholesky_inverse(work, fn)
+    out[0] = -0.5 * quad - half_logdet - 0.5 * n * _LOG_2PI
+    return 0
+
+
+cdef int _lml_gradient(const double *X, Py_ssize_t n, Py_ssize_t d,
+                       const double *lengthscales, double amplitude, double *work,
+                       const double *alpha, double *g_log_ls, double *G_X, double *out,
+                       double *parts) noexcept nogil:
+    """The gradient half of :func:`_lml_pass`, after :func:`_lml_factor` with the same
+    arguments left the factor in ``work``: out[1] = g_log_amp, out[2] = trace_W,
+    g_log_ls and G_X. Returns 0, 1 when the factor cannot be inverted, or -1."""
+    cdef Py_ssize_t i, j
+    cdef int rc = 0
+    cdef int info = _cholesky_inverse(work, <int>n)
+    cdef double trace = 0.0
+    cdef double g_log_amp = 0.0
     if info != 0:
         return 1
     for i in range(n):
@@ -408,10 +414,33 @@ cdef int _lml_pass(const double *X, Py_ssize_t n, Py_ssize_t d, const double *r,
                                   &g_log_amp, G_X)
     if rc != 0:
         return -1
-    out[0] = -0.5 * quad - half_logdet - 0.5 * n * _LOG_2PI
     out[1] = g_log_amp
     out[2] = trace
     return 0
+
+
+cdef int _lml_pass(const double *X, Py_ssize_t n, Py_ssize_t d, const double *r,
+                   const double *lengthscales, double amplitude, double noise, double *work,
+                   double *alpha, double *g_log_ls, double *G_X, double *out,
+                   double *parts=NULL) noexcept nogil:
+    """The body of :func:`gp_lml_grad` on checked arguments, n >= 1: out[0..3] receives
+    (lml, g_log_amp, trace_W, jitter). Returns 0, 1 when K_y cannot be factorised
+    (lml = -inf), or -1 when the kernel's scratch cannot be allocated. ``parts`` (n, n),
+    unless NULL, keeps each pair's distance-dependent factors from the kernel for the
+    gradient pass (``fh_matern52_symmetric_parts``): the same results, a distance and an
+    exponential per pair fewer. With ``g_log_ls`` NULL only the value is computed."""
+    cdef double lml
+    cdef int rc = _lml_factor(X, n, d, r, lengthscales, amplitude, noise, work, alpha, out,
+                              parts if g_log_ls != NULL else NULL)
+    if rc != 0 or g_log_ls == NULL:
+        return rc
+    lml = out[0]
+    out[0] = -INFINITY
+    rc = _lml_gradient(X, n, d, lengthscales, amplitude, work, alpha, g_log_ls, G_X, out,
+                       parts)
+    if rc == 0:
+        out[0] = lml
+    return rc
 
 
 def gp_lml_grad(const double[:, ::1] X, const double[::1] r,
@@ -1131,41 +1160,75 @@ cdef struct _Posterior:
     int failed   # set when the kernel's scratch could not be allocated
 
 
-cdef double _neg_log_posterior(_Posterior *P, const double *theta, double *grad) noexcept nogil:
-    """-log p(y | theta) - log p(theta) and its gradient; 1e25 with a zero gradient where
-    K_y cannot be factorised (as the NumPy objective ``NegLogPosterior`` does)."""
+cdef double _neg_log_posterior_value(_Posterior *P, const double *theta) noexcept nogil:
+    """-log p(y | theta) - log p(theta) alone, 1e25 where K_y cannot be factorised. The
+    factor and the kernel's parts stay in P's scratch, so :func:`_neg_log_posterior_grad`
+    can follow at the same theta: a line-search trial that is rejected never pays for
+    the inverse and the gradient pass (a fifth of the evaluations of a fit)."""
     cdef Py_ssize_t i
     cdef Py_ssize_t n = P.n
     cdef Py_ssize_t d = P.d
     cdef double out[4]
-    cdef double amplitude = exp(theta[d])
-    cdef double noise = exp(theta[d + 1])
     cdef double value, z
     cdef int rc
     for i in range(d):
         P.ls[i] = exp(theta[i])
     for i in range(n):
         P.r[i] = P.y[i] - theta[d + 2]
-    rc = _lml_pass(P.X, n, d, P.r, P.ls, amplitude, noise, P.work, P.alpha, grad, NULL, out,
-                   P.parts)
+    rc = _lml_factor(P.X, n, d, P.r, P.ls, exp(theta[d]), exp(theta[d + 1]), P.work,
+                     P.alpha, out, P.parts)
     if rc != 0 or not (out[0] > -INFINITY and out[0] < INFINITY):
+        if rc < 0:
+            P.failed = 1
+        return 1e25
+    value = out[0]
+    for i in range(d + 3):
+        z = theta[i] - P.prior_mean[i]
+        value -= 0.5 * P.prior_precision[i] * z * z
+    return -value
+
+
+cdef int _neg_log_posterior_grad(_Posterior *P, const double *theta, double *grad) noexcept nogil:
+    """The gradient of :func:`_neg_log_posterior_value` at the theta it was last called
+    with (finite there). Returns 0, or nonzero (grad zeroed) when it cannot be computed."""
+    cdef Py_ssize_t i
+    cdef Py_ssize_t n = P.n
+    cdef Py_ssize_t d = P.d
+    cdef double out[4]
+    cdef double noise = exp(theta[d + 1])
+    cdef double z
+    cdef int rc = _lml_gradient(P.X, n, d, P.ls, exp(theta[d]), P.work, P.alpha, grad, NULL,
+                                out, P.parts)
+    if rc != 0:
         if rc < 0:
             P.failed = 1
         for i in range(d + 3):
             grad[i] = 0.0
-        return 1e25
+        return 1
     grad[d] = out[1]
     grad[d + 1] = 0.5 * noise * out[2]
     z = 0.0
     for i in range(n):
         z += P.alpha[i]
     grad[d + 2] = z
-    value = out[0]
     for i in range(d + 3):
         z = theta[i] - P.prior_mean[i]
-        value -= 0.5 * P.prior_precision[i] * z * z
         grad[i] = -(grad[i] - P.prior_precision[i] * z)
-    return -value
+    return 0
+
+
+cdef double _neg_log_posterior(_Posterior *P, const double *theta, double *grad) noexcept nogil:
+    """-log p(y | theta) - log p(theta) and its gradient; 1e25 with a zero gradient where
+    K_y cannot be factorised (as the NumPy objective ``NegLogPosterior`` does)."""
+    cdef Py_ssize_t i
+    cdef double value = _neg_log_posterior_value(P, theta)
+    if value >= 1e25:
+        for i in range(P.d + 3):
+            grad[i] = 0.0
+        return 1e25
+    if _neg_log_posterior_grad(P, theta, grad) != 0:
+        return 1e25
+    return value
 
 
 def gp_map_fit(const double[:, ::1] X, const double[::1] y, double[::1] theta,
@@ -1286,12 +1349,17 @@ cdef double _lbfgs_minimize(_Posterior *P, double *x, const double *lo, const do
                 t = 1.0
                 backtracks = 0
                 continue
-            ft = _neg_log_posterior(P, xt, gt)
+            # The value first: the gradient only for a trial the line search accepts.
+            ft = _neg_log_posterior_value(P, xt)
             evaluations[0] += 1
             if P.failed:
                 return fx
             if ft < 1e25 and ft <= fx + _ARMIJO * gdx:
-                break
+                if _neg_log_posterior_grad(P, xt, gt) == 0:
+                    break
+                if P.failed:
+                    return fx
+                ft = 1e25  # no gradient there: treated as a failed trial
             backtracks += 1
             if backtracks > _MAX_BACKTRACKS:
                 if count == 0:

@@ -107,6 +107,24 @@ def test_objective_equals_the_plain_likelihood_pass(n: int, d: int, seed: int) -
     assert grad[d + 2] == pytest.approx(-np.sum(alpha), rel=1e-12)  # NumPy sums pairwise
 
 
+@pytest.mark.parametrize(("name", "n", "d", "seed"), [("bumpy", 40, 5, 4), ("valley", 120, 12, 5)])
+def test_the_value_and_gradient_where_it_stops_are_the_reference_ones(
+    name: str, n: int, d: int, seed: int
+) -> None:
+    # Line-search trials are first scored by value alone; the gradient follows only for
+    # the accepted one, from the factor the value left behind. What the fit returns after
+    # real iterations must be the objective's value and gradient at the returned theta.
+    X, y = _problem(name, n, d, seed)
+    mean, precision = prior_moments(d)
+    value, evaluations, iterations, at, grad = _native_fit(
+        X, y, Hyperparameters.prior_mode(d).vector(), maxiter=100
+    )
+    assert iterations >= 5 and evaluations > iterations  # some trials were rejected
+    want, want_grad = _reference.neg_log_posterior(at, X, y, mean, precision)
+    assert value == pytest.approx(want, rel=1e-9)
+    assert_allclose(grad, want_grad, rtol=1e-7, atol=1e-8 * np.abs(want_grad).max())
+
+
 def test_reaches_scipys_log_posterior_on_random_problems() -> None:
     worse = better = total = 0
     got_sum = want_sum = scale = 0.0
