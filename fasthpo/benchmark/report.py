@@ -191,39 +191,7 @@ def markdown_report(
     for r in failed:
         parts.append(f"\n- failed: {r.key.problem} x {r.key.optimizer} seed {r.key.seed}: {r.error}")
 
-    parts += ["", "## Final regret (sequential)", ""]
-    rows = []
-    for problem in problems:
-        finals = {
-            o: np.array([c[-1] for k, c in curves.items()
-                         if k.problem == problem and k.optimizer == o and k.parallel == 1])
-            for o in optimizers
-        }
-        medians = {o: float(np.median(v)) for o, v in finals.items() if len(v)}
-        best = min(medians.values()) if medians else None
-        row = [problem]
-        for o in optimizers:
-            v = finals[o]
-            if not len(v):
-                row.append("-")
-                continue
-            q25, q50, q75 = np.percentile(v, [25, 50, 75])
-            cell = f"{_fmt(q50)} [{_fmt(q25)}, {_fmt(q75)}]"
-            row.append(f"**{cell}**" if q50 == best else cell)
-        rows.append(row)
-    parts.append(_table(["problem", *optimizers], rows))
-
-    ranks = mean_ranks(curves)
-    parts += ["", "## Mean rank (1 = best)", ""]
-    rows = [[p, *(_fmt(ranks.get(p, {}).get(o, np.nan)) for o in optimizers)] for p in problems]
-    overall = [
-        float(np.mean([ranks[p][o] for p in problems if o in ranks.get(p, {})]))
-        if any(o in ranks.get(p, {}) for p in problems) else np.nan
-        for o in optimizers
-    ]
-    rows.append(["**overall**", *(f"**{_fmt(x)}**" for x in overall)])
-    parts.append(_table(["problem", *optimizers], rows))
-
+    parts += _regret_tables(curves, problems, optimizers, 1, "sequential")
     parts += [
         "",
         "## Proposal time (ms): mean per proposal / median of the last proposal",
@@ -249,6 +217,8 @@ def markdown_report(
     parts.append(_table(["problem", *optimizers], rows))
 
     qs = sorted({k.parallel for k in curves} - {1})
+    for q in qs:
+        parts += _regret_tables(curves, problems, optimizers, q, f"{q} trials at a time")
     if qs:
         parts += ["", "## Cost of parallelism: median final regret(q) / regret(1)", ""]
         rows = []
@@ -262,6 +232,51 @@ def markdown_report(
                 rows.append(row)
         parts.append(_table(["problem", *optimizers], rows))
     return "\n".join(parts) + "\n"
+
+
+def _regret_tables(
+    curves: dict[RunKey, np.ndarray], problems: Sequence[str], optimizers: Sequence[str],
+    q: int, label: str,
+) -> list[str]:
+    """The final-regret and mean-rank tables of the runs made with ``q`` workers; the
+    headings name ``q`` unless it is 1, so tables of several parallelisms never mix."""
+    suffix = "" if q == 1 else f", q = {q}"
+    parts = ["", f"## Final regret ({label})", ""]
+    rows = []
+    for problem in problems:
+        finals = {
+            o: np.array([c[-1] for k, c in curves.items()
+                         if k.problem == problem and k.optimizer == o and k.parallel == q])
+            for o in optimizers
+        }
+        medians = {o: float(np.median(v)) for o, v in finals.items() if len(v)}
+        if not medians:
+            continue
+        best = min(medians.values())
+        row = [problem]
+        for o in optimizers:
+            v = finals[o]
+            if not len(v):
+                row.append("-")
+                continue
+            q25, q50, q75 = np.percentile(v, [25, 50, 75])
+            cell = f"{_fmt(q50)} [{_fmt(q25)}, {_fmt(q75)}]"
+            row.append(f"**{cell}**" if q50 == best else cell)
+        rows.append(row)
+    parts.append(_table(["problem", *optimizers], rows))
+
+    ranks = mean_ranks(curves, parallel=q)
+    ranked = [p for p in problems if p in ranks]
+    parts += ["", f"## Mean rank (1 = best{suffix})", ""]
+    rows = [[p, *(_fmt(ranks[p].get(o, np.nan)) for o in optimizers)] for p in ranked]
+    overall = [
+        float(np.mean([ranks[p][o] for p in ranked if o in ranks[p]]))
+        if any(o in ranks[p] for p in ranked) else np.nan
+        for o in optimizers
+    ]
+    rows.append(["**overall**", *(f"**{_fmt(x)}**" for x in overall)])
+    parts.append(_table(["problem", *optimizers], rows))
+    return parts
 
 
 def _median_final(curves: dict[RunKey, np.ndarray], problem: str, optimizer: str, q: int) -> float:

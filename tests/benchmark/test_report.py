@@ -81,6 +81,12 @@ def test_markdown_report_tables():
     assert "| **overall** | **1** | **2** |" in text
     assert "| branin | 2 / 2 | 2 / 2 |" in text  # 2 ms proposals: mean / last
     assert "| branin (q=4) | 2 | 1 |" in text  # parallel regret ratios
+    # The runs with four workers get tables of their own, after the sequential ones.
+    q4 = text.index("## Final regret (4 trials at a time)")
+    assert q4 > text.index("## Final regret (sequential)")
+    assert "| branin | **2 [1.8, 2.2]** | 2.5 [2.25, 2.75] |" in text[q4:]
+    assert "## Mean rank (1 = best, q = 4)" in text[q4:]
+    assert "| branin | 1.17 | 1.83 |" in text[q4:]  # a tie on seed 0 shares ranks 1 and 2
 
 
 def test_rows_and_columns_follow_the_given_order():
