@@ -65,6 +65,22 @@ def test_ranked_gives_the_exact_top_k(screen: int, k: int) -> None:
     assert (scores != exact).any()  # and the screen did skip some candidates
 
 
+@pytest.mark.parametrize(("n", "k"), [(100, 4), (150, 16), (300, 1)])
+def test_ranked_bounds_by_the_nearest_observation_on_mid_sized_models(n: int, k: int) -> None:
+    # Up to 2 * SCREEN_POINTS observations the bound is each candidate's standard
+    # deviation given its nearest observation alone; the k best must still be exact.
+    gp = _model(n=n, seed=n)
+    Z = _candidates(gp)
+    acquisition = LogExpectedImprovement(gp, float(gp.y.min()))
+    exact = acquisition(Z)
+    scores = acquisition.ranked(Z, k)
+    top = np.argsort(-scores, kind="stable")[:k]
+    np.testing.assert_array_equal(np.sort(top), np.sort(np.argsort(-exact, kind="stable")[:k]))
+    np.testing.assert_allclose(scores[top], exact[top], rtol=1e-12, atol=1e-12)
+    assert (scores >= exact - 1e-9).all()
+    assert (scores > exact + 1e-6).sum() > len(Z) // 2  # most candidates were only bounded
+
+
 def test_ranked_is_exact_on_small_models() -> None:
     gp = _model(n=30)
     Z = _candidates(gp)
