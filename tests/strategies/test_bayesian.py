@@ -444,13 +444,16 @@ def test_the_shifted_output_transform_is_chosen_where_the_data_favour_it(monkeyp
     for name in ("ackley-20", "levy-20"):
         _, history = _shifted_history(get_problem(name), 0, 40)
         assert not any(history), name
-    # And it pays: the same four Rosenbrock-10 runs with the plain transform only.
-    with_choice = [_loop(BayesianOptimizer(rosenbrock.space, seed=s), rosenbrock, 50, s)
-                   for s in range(4)]
+    # And it pays: eight Rosenbrock-10 runs against the same with the plain transform
+    # only. Four were too few: on one CPU (OpenBLAS's kernels round differently) seeds
+    # 0-3 all fell among the few the choice does not help, a median ratio of 0.86.
+    with_choice = np.array([_loop(BayesianOptimizer(rosenbrock.space, seed=s), rosenbrock, 50, s)
+                            for s in range(8)])
     monkeypatch.setattr(bayesian, "TRANSFORM_CHOICE_BELOW", 0)
-    plain = [_loop(BayesianOptimizer(rosenbrock.space, seed=s), rosenbrock, 50, s)
-             for s in range(4)]
+    plain = np.array([_loop(BayesianOptimizer(rosenbrock.space, seed=s), rosenbrock, 50, s)
+                      for s in range(8)])
     assert np.median(with_choice) < np.median(plain) / 1.5, (with_choice, plain)
+    assert (with_choice < plain).sum() >= 5, (with_choice, plain)
 
 
 def test_the_output_transform_choice_is_made_only_in_a_trust_region_on_small_models(
