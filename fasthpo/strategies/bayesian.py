@@ -18,7 +18,7 @@ How a proposal is made:
    ``max_points`` (1,500, chosen the same way) with one factorisation, so the
    first proposal after loading a large sweep costs one small fit, not an
    O(n³) optimisation. *Refit policy*: the hyperparameters are refitted at
-   every step while n ≤ ``refit_all_below`` (100), then whenever n has grown by
+   every step while n ≤ ``refit_all_below`` (300), then whenever n has grown by
    ``refit_growth`` (10 %) since the last fit, or the GP's conditioning set has
    grown by as much past ``max_points`` (in a sweep of 10,000 results that is
    every 150, not every 1,000: each proposal costs O(size²) in that set); in
@@ -229,7 +229,7 @@ class BayesianOptimizer:
         seed: int | None = None,
         direction: Direction = "minimize",
         n_initial: int | None = None,
-        refit_all_below: int = 100,
+        refit_all_below: int = 300,
         refit_growth: float = 0.1,
         max_points: int = 1500,
         fit_points: int = 200,
