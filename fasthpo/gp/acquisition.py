@@ -84,7 +84,7 @@ class LogExpectedImprovement:
         if large:
             mean, upper = gp.screen(Z, screen, cross)
         else:
-            mean = gp.hp.mean + cross @ gp.alpha
+            mean = gp.mean_from_cross(cross)
             upper = gp.neighbour_bound(cross, NEAREST_SMALL)
         scores = log_expected_improvement(mean, upper, self.best) + extra
         order = np.argsort(-scores, kind="stable")

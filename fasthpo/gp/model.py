@@ -411,13 +411,19 @@ class GaussianProcess:
         :meth:`screen` and :meth:`predict` take instead of Z when a caller needs both."""
         return matern52(Z, self.X, lengthscales=self._ls, amplitude=self._amp)
 
+    def mean_from_cross(self, cross: np.ndarray) -> np.ndarray:
+        """Posterior mean (m,) at the points whose kernel with the observations is
+        ``cross`` (m, n), from :meth:`cross`: no solve, so a caller that bounds the
+        standard deviation some other way pays only this product."""
+        return self.hp.mean + cross @ self.alpha
+
     def _posterior(
         self, Z: np.ndarray, cross: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mean, standard deviation and V = L⁻¹ k(X, Z) (n, m) at Z (m, D); ``cross`` is
         k(Z, X) when the caller has it already (:meth:`cross`)."""
         Ks = self.cross(Z) if cross is None else cross
-        mean = self.hp.mean + Ks @ self.alpha
+        mean = self.mean_from_cross(Ks)
         V = solve_triangular(self.L, Ks.T, lower=True, check_finite=False)
         var = self._amp - np.einsum("ij,ij->j", V, V)
         return mean, np.sqrt(np.maximum(var, 1e-12 * self._amp)), V
@@ -436,7 +442,7 @@ class GaussianProcess:
         ``cross`` is k(Z, X) when the caller has it already.
         """
         Ks = self.cross(Z) if cross is None else cross
-        mean = self.hp.mean + Ks @ self.alpha
+        mean = self.mean_from_cross(Ks)
         if size >= len(self.y):
             return mean, self._posterior(Z, Ks)[1]
         rows, L = self._screen_factor(size)
