@@ -48,4 +48,5 @@ def logei_polish(
 def gp_map_fit(
     X: _F, y: _F, theta: _F, lower: _F, upper: _F, prior_mean: _F, prior_precision: _F,
     maxiter: int, ftol: float, gtol: float, grad: _F | None = None,
+    pooling: float = 0.0,
 ) -> tuple[float, int, int]: ...

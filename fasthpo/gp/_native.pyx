@@ -1152,6 +1152,7 @@ cdef struct _Posterior:
     Py_ssize_t d
     const double *prior_mean
     const double *prior_precision
+    double pooling  # precision of each log lengthscale around their mean (0: none)
     double *ls
     double *r
     double *alpha
@@ -1185,6 +1186,13 @@ cdef double _neg_log_posterior_value(_Posterior *P, const double *theta) noexcep
     for i in range(d + 3):
         z = theta[i] - P.prior_mean[i]
         value -= 0.5 * P.prior_precision[i] * z * z
+    if P.pooling > 0.0:
+        z = 0.0
+        for i in range(d):
+            z += theta[i]
+        z /= d
+        for i in range(d):
+            value -= 0.5 * P.pooling * (theta[i] - z) * (theta[i] - z)
     return -value
 
 
@@ -1214,6 +1222,13 @@ cdef int _neg_log_posterior_grad(_Posterior *P, const double *theta, double *gra
     for i in range(d + 3):
         z = theta[i] - P.prior_mean[i]
         grad[i] = -(grad[i] - P.prior_precision[i] * z)
+    if P.pooling > 0.0:
+        z = 0.0
+        for i in range(d):
+            z += theta[i]
+        z /= d
+        for i in range(d):
+            grad[i] += P.pooling * (theta[i] - z)
     return 0
 
 
@@ -1234,11 +1249,14 @@ cdef double _neg_log_posterior(_Posterior *P, const double *theta, double *grad)
 def gp_map_fit(const double[:, ::1] X, const double[::1] y, double[::1] theta,
                const double[::1] lower, const double[::1] upper,
                const double[::1] prior_mean, const double[::1] prior_precision,
-               int maxiter, double ftol, double gtol, double[::1] grad=None):
+               int maxiter, double ftol, double gtol, double[::1] grad=None,
+               double pooling=0.0):
     """Minimise -log p(y | theta) - log p(theta) over the box [lower, upper] from theta, in place.
 
     theta = (log ls (d), log a, log noise, c), p = d + 3 entries; the prior is independent
-    Gaussians: -0.5 sum prior_precision_i (theta_i - prior_mean_i)^2 (precision 0: flat).
+    Gaussians: -0.5 sum prior_precision_i (theta_i - prior_mean_i)^2 (precision 0: flat),
+    plus -0.5 pooling sum_k (log ls_k - mean log ls)^2, which holds the lengthscales near
+    each other (``fasthpo.gp.priors.lengthscale_pooling``; 0: none).
     A projected L-BFGS (memory 8, backtracking Armijo line search with quadratic
     interpolation) that stops as scipy's L-BFGS-B does: ``maxiter`` iterations, a relative
     decrease below ``ftol`` or a projected gradient below ``gtol``. Every evaluation is
@@ -1271,6 +1289,8 @@ def gp_map_fit(const double[:, ::1] X, const double[::1] y, double[::1] theta,
             raise ValueError(f"lower[{i}]={lower[i]} is not <= upper[{i}]={upper[i]}")
     if maxiter < 0:
         raise ValueError(f"maxiter must be >= 0, got {maxiter}")
+    if not (pooling >= 0.0 and pooling < INFINITY):
+        raise ValueError(f"pooling must be a finite value >= 0, got {pooling}")
     cdef double *buf = <double *>malloc(
         (2 * n * n + 3 * n + d + (8 + 2 * _MEMORY) * p + 2 * _MEMORY + 2) * sizeof(double))
     if buf == NULL:
@@ -1281,6 +1301,7 @@ def gp_map_fit(const double[:, ::1] X, const double[::1] y, double[::1] theta,
     P.d = d
     P.prior_mean = &prior_mean[0]
     P.prior_precision = &prior_precision[0]
+    P.pooling = pooling
     P.work = buf
     P.parts = buf + n * n
     P.r = P.parts + n * n

@@ -225,11 +225,12 @@ def gp_logei_grad(
 
 def neg_log_posterior(
     theta: np.ndarray, X: np.ndarray, y: np.ndarray, prior_mean: np.ndarray,
-    prior_precision: np.ndarray,
+    prior_precision: np.ndarray, pooling: float = 0.0,
 ) -> tuple[float, np.ndarray]:
     """-log p(y | theta) - log p(theta) and its gradient, theta = (log ls (d), log a, log noise, c),
-    the prior independent Gaussians -1/2 sum prec_i (theta_i - mean_i)^2 (the twin of the
-    native MAP fit's objective); 1e25 and a zero gradient where K_y cannot be factorised."""
+    the prior independent Gaussians -1/2 sum prec_i (theta_i - mean_i)^2 plus the pooling
+    -1/2 pooling sum_k (log ls_k - mean_j log ls_j)^2 (the twin of the native MAP fit's
+    objective); 1e25 and a zero gradient where K_y cannot be factorised."""
     theta = np.asarray(theta, dtype=np.float64)
     d = np.asarray(X).shape[1]
     scales = np.exp(theta)
@@ -239,6 +240,8 @@ def neg_log_posterior(
     if not np.isfinite(lml):
         return 1e25, np.zeros_like(theta)
     z = theta - prior_mean
-    value = lml - 0.5 * float(np.sum(prior_precision * z**2))
+    spread = theta[:d] - theta[:d].mean()
+    value = lml - 0.5 * float(np.sum(prior_precision * z**2)) - 0.5 * pooling * float(spread @ spread)
     grad = np.concatenate([g_ls, [g_amp, g_noise, g_mean]]) - prior_precision * z
+    grad[:d] -= pooling * spread
     return -value, -grad

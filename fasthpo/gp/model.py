@@ -41,6 +41,7 @@ from fasthpo.gp.kernels import matern52
 from fasthpo.gp.likelihood import MarginalLikelihood
 from fasthpo.gp.priors import (
     AMPLITUDE_PRIOR,
+    lengthscale_pooling,
     lengthscale_prior_mean,
     log_prior,
     noise_prior,
@@ -278,7 +279,7 @@ def _fit_native(
         theta = np.ascontiguousarray(start.vector(), dtype=float)
         value, evaluations, _ = _native.gp_map_fit(
             A, t, theta, lo, hi, prior_mean, prior_precision, settings.maxiter, settings.ftol,
-            settings.gtol,
+            settings.gtol, pooling=lengthscale_pooling(dim),
         )
         log.debug("MAP fit: n=%d, %d evaluations", len(t), evaluations)
         if value < 1e25 and (best is None or value < best[0]):

@@ -13,6 +13,7 @@ from fasthpo.gp.model import (
     fit_hyperparameters,
     neg_log_posterior,
 )
+from fasthpo.gp.priors import LENGTHSCALE_POOLING
 
 
 def _data(n=25, d=3, seed=0):
@@ -52,8 +53,9 @@ def test_log_marginal_likelihood_matches_direct_formula():
     # neg_log_posterior also holds the (Gaussian) log prior; remove it for the check.
     d = 2
     mu = 0.5 * np.log(d)
+    spread = hp.log_lengthscales - hp.log_lengthscales.mean()  # the lengthscales' pooling
     prior = -0.5 * (np.sum((hp.log_lengthscales - mu) ** 2) / 3 + hp.log_amplitude**2
-                    + ((hp.log_noise + 9) / 2) ** 2)
+                    + ((hp.log_noise + 9) / 2) ** 2 + LENGTHSCALE_POOLING * spread @ spread)
     assert -value == pytest.approx(lml + prior, abs=1e-5)  # jitter of 1e-9 aside
 
 

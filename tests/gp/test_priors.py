@@ -12,6 +12,7 @@ from fasthpo.gp.priors import (
     NOISE_PRIOR,
     WIDE_DIM,
     WIDE_NOISE_PRIOR,
+    lengthscale_pooling,
     log_prior,
     prior_moments,
 )
@@ -36,11 +37,34 @@ def test_log_prior_and_the_native_fits_moments_are_the_same_gaussians(dim: int) 
     a, b = (mean[: dim + 3] + rng.normal(0.0, 1.0, dim + 3) for _ in range(2))
     a[dim + 2], b[dim + 2] = 0.3, -0.7  # the flat mean c
 
+    pooling = lengthscale_pooling(dim)
+
     def from_moments(theta: np.ndarray) -> float:
         finite = precision > 0
-        return float(-0.5 * np.sum(precision[finite] * (theta[finite] - mean[finite]) ** 2))
+        spread = theta[:dim] - theta[:dim].mean()
+        return float(-0.5 * np.sum(precision[finite] * (theta[finite] - mean[finite]) ** 2)
+                     - 0.5 * pooling * spread @ spread)
 
     value_a, grad_a = log_prior(a, dim)
     value_b, _ = log_prior(b, dim)
     assert value_a - value_b == pytest.approx(from_moments(a) - from_moments(b), rel=1e-12)
-    assert grad_a == pytest.approx(-precision * (a - mean), rel=1e-12)
+    want = -precision * (a - mean)
+    want[:dim] -= pooling * (a[:dim] - a[:dim].mean())
+    assert grad_a == pytest.approx(want, rel=1e-12)
+
+
+def test_the_lengthscales_are_pooled_from_two_dimensions_below_the_wide_priors() -> None:
+    assert lengthscale_pooling(1) == 0.0  # nothing to pool
+    assert lengthscale_pooling(2) > 0.0 and lengthscale_pooling(WIDE_DIM - 1) > 0.0
+    assert lengthscale_pooling(WIDE_DIM) == 0.0 and lengthscale_pooling(40) == 0.0
+
+
+@pytest.mark.parametrize("dim", [2, 8, 20])
+def test_log_prior_gradient_matches_finite_differences(dim: int) -> None:
+    rng = np.random.default_rng(dim)
+    theta = np.concatenate([rng.normal(0.5, 1.5, dim), [0.2, -7.0, 0.1], rng.normal(0, 0.1, 4)])
+    _, grad = log_prior(theta, dim)
+    h = 1e-6
+    fd = [(log_prior(theta + h * e, dim)[0] - log_prior(theta - h * e, dim)[0]) / (2 * h)
+          for e in np.eye(len(theta))]
+    assert grad == pytest.approx(np.array(fd), rel=1e-6, abs=1e-8)

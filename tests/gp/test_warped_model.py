@@ -9,7 +9,7 @@ import pytest
 
 from fasthpo.gp import _reference as ref
 from fasthpo.gp.model import Hyperparameters, fit_hyperparameters, neg_log_posterior
-from fasthpo.gp.priors import WARP_PRIOR_STD
+from fasthpo.gp.priors import LENGTHSCALE_POOLING, WARP_PRIOR_STD
 from fasthpo.gp.warping import InputWarp
 
 
@@ -65,8 +65,10 @@ def test_warped_posterior_matches_the_numpy_reference():
     columns = [0, 2]
     theta = _theta(3, columns)
     hp = Hyperparameters.from_vector(theta, columns)
+    spread = hp.log_lengthscales - hp.log_lengthscales.mean()
     log_prior = -0.5 * (
         np.sum((hp.log_lengthscales - 0.5 * np.log(3)) ** 2) / 3.0
+        + LENGTHSCALE_POOLING * spread @ spread
         + hp.log_amplitude**2
         + ((hp.log_noise + 9.0) / 2.0) ** 2
         + np.sum(np.concatenate([hp.log_warp_a, hp.log_warp_b]) ** 2) / WARP_PRIOR_STD**2
