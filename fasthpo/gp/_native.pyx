@@ -1161,6 +1161,15 @@ cdef struct _Posterior:
     int failed   # set when the kernel's scratch could not be allocated
 
 
+cdef inline double _mean_log_lengthscale(const double *theta, Py_ssize_t d) noexcept nogil:
+    """The mean of theta's d log lengthscales, around which the pooling holds each one."""
+    cdef Py_ssize_t i
+    cdef double total = 0.0
+    for i in range(d):
+        total += theta[i]
+    return total / d
+
+
 cdef double _neg_log_posterior_value(_Posterior *P, const double *theta) noexcept nogil:
     """-log p(y | theta) - log p(theta) alone, 1e25 where K_y cannot be factorised. The
     factor and the kernel's parts stay in P's scratch, so :func:`_neg_log_posterior_grad`
@@ -1187,10 +1196,7 @@ cdef double _neg_log_posterior_value(_Posterior *P, const double *theta) noexcep
         z = theta[i] - P.prior_mean[i]
         value -= 0.5 * P.prior_precision[i] * z * z
     if P.pooling > 0.0:
-        z = 0.0
-        for i in range(d):
-            z += theta[i]
-        z /= d
+        z = _mean_log_lengthscale(theta, d)
         for i in range(d):
             value -= 0.5 * P.pooling * (theta[i] - z) * (theta[i] - z)
     return -value
@@ -1223,10 +1229,7 @@ cdef int _neg_log_posterior_grad(_Posterior *P, const double *theta, double *gra
         z = theta[i] - P.prior_mean[i]
         grad[i] = -(grad[i] - P.prior_precision[i] * z)
     if P.pooling > 0.0:
-        z = 0.0
-        for i in range(d):
-            z += theta[i]
-        z /= d
+        z = _mean_log_lengthscale(theta, d)
         for i in range(d):
             grad[i] += P.pooling * (theta[i] - z)
     return 0

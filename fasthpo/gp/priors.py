@@ -34,7 +34,7 @@ pooling of the lengthscales below:
   Hartmann-6 (44), Rosenbrock-10 (37) and with 8 trials pending on Hartmann-6 and
   Levy-10; from ``WIDE_DIM`` on, where the shifted prior already holds the
   lengthscales near its mode, it lost slightly (Levy-20, Ackley-20) and is off
-  (docs/benchmarks.md, "Lengthscales pooled");
+  (docs/benchmarks.md, "Lengthscales pooled below 15 dimensions");
 * log α, log β ~ N(0, 0.2²): the warp stays near the identity unless the data
   insist. The warp sits on top of a scale the strategy already chose for the axis
   (see :mod:`fasthpo.strategies.scale_detection`), which decides by likelihood and
