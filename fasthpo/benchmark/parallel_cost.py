@@ -1,51 +1,102 @@
 """The measured cost of parallel trials, as ``fasthpo describe`` states it for a job.
 
-``COST`` maps the number of trials run at once (q) to two ratios of fasthpo's
-Bayesian strategy, regret(q) / regret(1) at the same number of trials: the
-median over the problems measured, and the worst of them. They are the
-figures of "Lengthscales pooled below 15 dimensions" in docs/benchmarks.md
-(the bench's simulation at q = 1, 4 and 8, 50 evaluations, 30 seeds, median
-over seeds per problem); regenerate them from there when the method changes.
-Plain data, no imports: the CLI reads it without loading NumPy.
+``COST`` maps the number of trials run at once (q) to what fasthpo's Bayesian
+strategy pays for it, measured two ways in the bench's simulation on four
+problems, 30 seeds (median over seeds per problem, then the median and the
+worst over the problems):
+
+* **trials**: how many trials the q-at-once runs need before their median
+  regret reaches the sequential runs' median regret after 20, 30 and 50
+  trials, as a multiple of those (``benchmarks/parallel_trials.py``): what
+  buying the same result costs. The median over the problems is kept as a
+  range over the three lengths, the worst as the largest of them;
+* **regret**: regret(q) / regret(1) after 50 trials each (``fasthpo bench
+  --parallel``): how far behind a run of the same length ends. On a problem
+  whose sequential runs home in on a narrow basin this ratio is in the
+  thousands although the parallel runs are only a few dozen trials behind,
+  which is why the trials are stated first.
+
+The figures are those of docs/benchmarks.md ("Lengthscales pooled below 15
+dimensions" and "Parallel trials counted in trials"); regenerate them from
+there when the method changes. Plain data, no imports: the CLI reads it
+without loading NumPy.
 """
 
 from __future__ import annotations
 
-#: q → (median over problems, worst problem) of regret(q) / regret(1) at 50 trials.
-#: q = 32 is measured too but left out: at 50 trials such a run is mostly its initial
-#: design (32 proposals before the first result; 7,200× median), which says nothing of
-#: a job large enough to run 32 at once (docs/benchmarks.md has it at 200 trials).
-COST: dict[int, tuple[float, float]] = {4: (1.8, 150.0), 8: (2.9, 2000.0)}
+from typing import NamedTuple
+
+
+class Cost(NamedTuple):
+    """The cost of one q. ``trials``: the median multiple over the problems, lowest and
+    highest over the sequential lengths; ``worst_trials``: the largest multiple of any
+    problem. ``regret`` and ``worst_regret``: median and worst ratio at 50 trials, or
+    ``None`` where 50 trials are too few to say (see ``COST``)."""
+
+    trials: tuple[float, float]
+    worst_trials: float
+    regret: float | None = None
+    worst_regret: float | None = None
+
+
+#: q → the cost of q trials at once. q = 32 has no regret ratio: 50 trials at q = 32 are
+#: mostly its initial design (32 proposals before the first result), which says nothing
+#: of a job large enough to run 32 at once; the trials it needs do.
+COST: dict[int, Cost] = {
+    4: Cost(trials=(1.28, 1.34), worst_trials=1.44, regret=1.8, worst_regret=150.0),
+    8: Cost(trials=(1.32, 1.73), worst_trials=2.0, regret=2.9, worst_regret=2000.0),
+    32: Cost(trials=(2.65, 3.58), worst_trials=4.8),
+}
 #: What the figures were measured on, for the sentence.
 MEASURED_ON = "Branin, Hartmann-6, Levy-10 and Hartmann-6 with noise"
-#: Where the worst ratio comes from.
-WORST_ON = "a narrow basin such as Hartmann-6's"
 
 
 def parallel_cost(max_parallel: int) -> str:
     """One sentence on what ``max_parallel`` trials at once cost against sequential ones."""
     if max_parallel <= 1:
         return "sequential: every result is used before the next proposal (the best per trial)"
-    qs = sorted(COST)
-    if max_parallel in COST:
-        factor = f"about {_times(COST[max_parallel][0])}"
-        worst = COST[max_parallel][1]
-    elif max_parallel < qs[0]:
-        factor = f"up to {_times(COST[qs[0]][0])}"
-        worst = COST[qs[0]][1]
-    elif max_parallel > qs[-1]:
-        factor = f"more than {_times(COST[qs[-1]][0])}"
-        worst = COST[qs[-1]][1]
-    else:
-        below = max(q for q in qs if q < max_parallel)
-        above = min(q for q in qs if q > max_parallel)
-        factor = f"between {_times(COST[below][0])} and {_times(COST[above][0])}"
-        worst = COST[above][1]
-    return (
-        f"at max_parallel {max_parallel} expect {factor} the regret of sequential runs at the "
-        f"same number of trials (median over {MEASURED_ON}; up to {_times(worst)} on "
-        f"{WORST_ON}; docs/benchmarks.md)"
-    )
+    q = max_parallel
+    trials = {m: cost.trials for m, cost in COST.items()}
+    text = (f"at max_parallel {q} expect to need {_bracket(q, trials)} the trials of a "
+            f"sequential run of 20–50 for its result ({_worst(q, 'worst_trials')})")
+    regret = {m: (c.regret, c.regret) for m, c in COST.items() if c.regret is not None}
+    if regret:
+        text += (f", or {_bracket(q, regret)} its regret at the same number of trials "
+                 f"({_worst(q, 'worst_regret')})")
+    return f"{text}; median and worst over {MEASURED_ON} (docs/benchmarks.md)"
+
+
+def _bracket(q: int, ranges: dict[int, tuple[float, float]]) -> str:
+    """The measured range for ``q``, or the measured ones around it joined."""
+    qs = sorted(ranges)
+    if q in ranges:
+        return _span("about", *ranges[q])
+    if q < qs[0]:
+        return f"up to {_times(ranges[qs[0]][1])}"
+    if q > qs[-1]:
+        return f"more than {_times(ranges[qs[-1]][0])}"
+    below = max(m for m in qs if m < q)
+    above = min(m for m in qs if m > q)
+    return _span("between", ranges[below][0], ranges[above][1])
+
+
+def _span(word: str, low: float, high: float) -> str:
+    """"about 1.3×" when both ends read alike, else "1.3–1.7×" ("between 1.3× and 3.6×")."""
+    if _times(low) == _times(high):
+        return f"about {_times(high)}"
+    if word == "between":
+        return f"between {_times(low)} and {_times(high)}"
+    return f"{_times(low)[:-1]}–{_times(high)}"
+
+
+def _worst(q: int, field: str) -> str:
+    """The worst ratio of the nearest measured q at or above ``q``; beyond the largest
+    measured q, that one's as a floor."""
+    worst = {m: getattr(cost, field) for m, cost in COST.items() if getattr(cost, field) is not None}
+    at_or_above = [m for m in sorted(worst) if m >= q]
+    if not at_or_above:
+        return f"{_times(worst[max(worst)])} or more"
+    return f"up to {_times(worst[at_or_above[0]])}"
 
 
 def _times(ratio: float) -> str:
