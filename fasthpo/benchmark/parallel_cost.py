@@ -56,43 +56,39 @@ def parallel_cost(max_parallel: int) -> str:
     if max_parallel <= 1:
         return "sequential: every result is used before the next proposal (the best per trial)"
     q = max_parallel
-    trials = {m: cost.trials for m, cost in COST.items()}
+    trials = {m: c.trials for m, c in COST.items()}
+    worst_trials = {m: c.worst_trials for m, c in COST.items()}
     text = (f"at max_parallel {q} expect to need {_bracket(q, trials)} the trials of a "
-            f"sequential run of 20–50 for its result ({_worst(q, 'worst_trials')})")
+            f"sequential run of 20–50 for its result ({_worst(q, worst_trials)})")
     regret = {m: (c.regret, c.regret) for m, c in COST.items() if c.regret is not None}
+    worst_regret = {m: c.worst_regret for m, c in COST.items() if c.worst_regret is not None}
     if regret:
         text += (f", or {_bracket(q, regret)} its regret at the same number of trials "
-                 f"({_worst(q, 'worst_regret')})")
+                 f"({_worst(q, worst_regret)})")
     return f"{text}; median and worst over {MEASURED_ON} (docs/benchmarks.md)"
 
 
 def _bracket(q: int, ranges: dict[int, tuple[float, float]]) -> str:
-    """The measured range for ``q``, or the measured ones around it joined."""
+    """The measured range for ``q`` ("about 1.3×", "1.3–1.7×"), or the measured ones around
+    it joined ("between 1.3× and 3.6×"); ends that read alike are one figure."""
     qs = sorted(ranges)
-    if q in ranges:
-        return _span("about", *ranges[q])
     if q < qs[0]:
         return f"up to {_times(ranges[qs[0]][1])}"
     if q > qs[-1]:
         return f"more than {_times(ranges[qs[-1]][0])}"
-    below = max(m for m in qs if m < q)
-    above = min(m for m in qs if m > q)
-    return _span("between", ranges[below][0], ranges[above][1])
+    if q in ranges:
+        low, high = ranges[q]
+        span = f"{_times(low)[:-1]}–{_times(high)}"
+    else:
+        low = ranges[max(m for m in qs if m < q)][0]
+        high = ranges[min(m for m in qs if m > q)][1]
+        span = f"between {_times(low)} and {_times(high)}"
+    return f"about {_times(high)}" if _times(low) == _times(high) else span
 
 
-def _span(word: str, low: float, high: float) -> str:
-    """"about 1.3×" when both ends read alike, else "1.3–1.7×" ("between 1.3× and 3.6×")."""
-    if _times(low) == _times(high):
-        return f"about {_times(high)}"
-    if word == "between":
-        return f"between {_times(low)} and {_times(high)}"
-    return f"{_times(low)[:-1]}–{_times(high)}"
-
-
-def _worst(q: int, field: str) -> str:
+def _worst(q: int, worst: dict[int, float]) -> str:
     """The worst ratio of the nearest measured q at or above ``q``; beyond the largest
     measured q, that one's as a floor."""
-    worst = {m: getattr(cost, field) for m, cost in COST.items() if getattr(cost, field) is not None}
     at_or_above = [m for m in sorted(worst) if m >= q]
     if not at_or_above:
         return f"{_times(worst[max(worst)])} or more"
